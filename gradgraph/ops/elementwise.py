@@ -1,0 +1,260 @@
+"""Elementwise ops: one partial derivative per input; both modes are derived from it.
+
+A partial is a node (multiplied with the cotangent/tangent), ``IDENTITY``/``NEGATE``, None
+(no contribution), or a callable ``f(B, v)`` that applies the (diagonal, so self-adjoint)
+linear map to ``v`` directly, e.g. ``where(mask, v, 0)`` instead of ``v * mask``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy as sp
+
+from .registry import IDENTITY, NEGATE, Op, elementwise_shape, register
+
+
+def ew(name, ufunc, partials=None, sympy=None, emit=None, domain="real", kind=None,
+       numpy=None, doc=""):
+    """Register an elementwise op backed by a NumPy ufunc (or ufunc-like callable)."""
+    nin = getattr(ufunc, "nin", None)
+    if emit is None:
+        emit = f"np.{ufunc.__name__}(" + ", ".join(f"{{{i}}}" for i in range(nin or 1)) + ")"
+    return register(Op(
+        name=name, impl=ufunc, emit=emit, shape=elementwise_shape(ufunc),
+        kind=kind or ("elementwise" if partials else "nondiff"), partials=partials,
+        sympy=sympy, domain=domain, nin=nin, numpy=numpy or (f"np.{ufunc.__name__}",), doc=doc))
+
+
+def _apply_where(mask):
+    return lambda B, v: B.where(mask, v, 0.0)
+
+
+# -- arithmetic ---------------------------------------------------------------------------
+
+ew("add", np.add, lambda B, a, o, act: (IDENTITY, IDENTITY),
+   sympy=lambda x, y: x + y, emit="{0} + {1}", numpy=("np.add", "+"))
+ew("subtract", np.subtract, lambda B, a, o, act: (IDENTITY, NEGATE),
+   sympy=lambda x, y: x - y, emit="{0} - {1}", numpy=("np.subtract", "-"))
+ew("multiply", np.multiply, lambda B, a, o, act: (a[1], a[0]),
+   sympy=lambda x, y: x * y, emit="{0} * {1}", numpy=("np.multiply", "*"))
+
+
+def _divide_partials(B, a, o, act):
+    x, y = a
+    px = (lambda B, v: B.divide(v, y)) if act[0] else None
+    py = (lambda B, v: B.negative(B.divide(B.multiply(v, o), y))) if act[1] else None
+    return px, py
+
+
+ew("divide", np.true_divide, _divide_partials, sympy=lambda x, y: x / y, emit="{0} / {1}",
+   domain="real,nonzero", numpy=("np.divide", "np.true_divide", "/"))
+
+
+def _power_partials(B, a, o, act):
+    x, y = a
+    px = py = None
+    if act[0]:
+        y1 = B.subtract(y, B.const(1)) if not B.is_const(y) else B.const(_minus_one(B.g[y]["value"]))
+        px = B.multiply(y, B.power(x, y1))
+    if act[1]:
+        py = B.multiply(o, B.log(x))
+    return px, py
+
+
+def _minus_one(v):
+    return v - 1 if isinstance(v, (int, float)) else np.asarray(v) - 1
+
+
+ew("power", np.power, _power_partials, sympy=lambda x, y: x ** y, emit="{0} ** {1}",
+   domain="positive,real", numpy=("np.power", "**"))
+ew("negative", np.negative, lambda B, a, o, act: (NEGATE,), sympy=lambda x: -x, emit="-{0}",
+   numpy=("np.negative", "unary -"))
+ew("positive", np.positive, lambda B, a, o, act: (IDENTITY,), sympy=lambda x: x,
+   emit="+{0}", numpy=("np.positive", "unary +"))
+ew("reciprocal", np.reciprocal, lambda B, a, o, act: (B.negative(B.multiply(o, o)),),
+   sympy=lambda x: 1 / x, domain="nonzero")
+ew("square", np.square, lambda B, a, o, act: (B.multiply(2.0, a[0]),), sympy=lambda x: x ** 2)
+ew("sqrt", np.sqrt, lambda B, a, o, act: (lambda B, v: B.divide(B.multiply(0.5, v), o),),
+   sympy=sp.sqrt, domain="positive")
+ew("cbrt", np.cbrt, lambda B, a, o, act: (lambda B, v: B.divide(v, B.multiply(3.0, B.multiply(o, o))),),
+   sympy=lambda x: sp.real_root(x, 3), domain="positive")
+
+# -- exponentials and logarithms ----------------------------------------------------------
+
+LN2, LN10 = math.log(2.0), math.log(10.0)
+ew("exp", np.exp, lambda B, a, o, act: (o,), sympy=sp.exp)
+ew("exp2", np.exp2, lambda B, a, o, act: (B.multiply(o, LN2),), sympy=lambda x: 2 ** x)
+ew("expm1", np.expm1, lambda B, a, o, act: (B.add(o, 1.0),), sympy=lambda x: sp.exp(x) - 1)
+ew("log", np.log, lambda B, a, o, act: (lambda B, v: B.divide(v, a[0]),), sympy=sp.log,
+   domain="positive")
+ew("log2", np.log2, lambda B, a, o, act: (lambda B, v: B.divide(v, B.multiply(a[0], LN2)),),
+   sympy=lambda x: sp.log(x, 2), domain="positive")
+ew("log10", np.log10, lambda B, a, o, act: (lambda B, v: B.divide(v, B.multiply(a[0], LN10)),),
+   sympy=lambda x: sp.log(x, 10), domain="positive")
+ew("log1p", np.log1p, lambda B, a, o, act: (lambda B, v: B.divide(v, B.add(a[0], 1.0)),),
+   sympy=lambda x: sp.log(1 + x), domain="positive")
+ew("logaddexp", np.logaddexp,
+   lambda B, a, o, act: tuple(B.exp(B.subtract(x, o)) if f else None for x, f in zip(a, act)),
+   sympy=lambda x, y: sp.log(sp.exp(x) + sp.exp(y)))
+ew("logaddexp2", np.logaddexp2,
+   lambda B, a, o, act: tuple(B.exp2(B.subtract(x, o)) if f else None for x, f in zip(a, act)),
+   sympy=lambda x, y: sp.log(2 ** x + 2 ** y, 2))
+
+# -- trigonometric and hyperbolic ---------------------------------------------------------
+
+
+def _one_minus_sq(B, x):
+    return B.subtract(1.0, B.multiply(x, x))
+
+
+ew("sin", np.sin, lambda B, a, o, act: (B.cos(a[0]),), sympy=sp.sin)
+ew("cos", np.cos, lambda B, a, o, act: (B.negative(B.sin(a[0])),), sympy=sp.cos)
+ew("tan", np.tan, lambda B, a, o, act: (B.add(1.0, B.multiply(o, o)),), sympy=sp.tan,
+   domain="open_unit")
+ew("arcsin", np.arcsin,
+   lambda B, a, o, act: (lambda B, v: B.divide(v, B.sqrt(_one_minus_sq(B, a[0]))),),
+   sympy=sp.asin, domain="open_unit", numpy=("np.arcsin", "np.asin"))
+ew("arccos", np.arccos,
+   lambda B, a, o, act: (lambda B, v: B.negative(B.divide(v, B.sqrt(_one_minus_sq(B, a[0])))),),
+   sympy=sp.acos, domain="open_unit", numpy=("np.arccos", "np.acos"))
+ew("arctan", np.arctan,
+   lambda B, a, o, act: (lambda B, v: B.divide(v, B.add(1.0, B.multiply(a[0], a[0]))),),
+   sympy=sp.atan, numpy=("np.arctan", "np.atan"))
+ew("sinh", np.sinh, lambda B, a, o, act: (B.cosh(a[0]),), sympy=sp.sinh)
+ew("cosh", np.cosh, lambda B, a, o, act: (B.sinh(a[0]),), sympy=sp.cosh)
+ew("tanh", np.tanh, lambda B, a, o, act: (_one_minus_sq(B, o),), sympy=sp.tanh)
+ew("arcsinh", np.arcsinh,
+   lambda B, a, o, act: (lambda B, v: B.divide(v, B.sqrt(B.add(B.multiply(a[0], a[0]), 1.0))),),
+   sympy=sp.asinh, numpy=("np.arcsinh", "np.asinh"))
+ew("arccosh", np.arccosh,
+   lambda B, a, o, act: (lambda B, v: B.divide(v, B.sqrt(B.subtract(B.multiply(a[0], a[0]), 1.0))),),
+   sympy=sp.acosh, domain="gt1", numpy=("np.arccosh", "np.acosh"))
+ew("arctanh", np.arctanh, lambda B, a, o, act: (lambda B, v: B.divide(v, _one_minus_sq(B, a[0])),),
+   sympy=sp.atanh, domain="open_unit", numpy=("np.arctanh", "np.atanh"))
+
+
+def _arctan2_partials(B, a, o, act):
+    y, x = a
+    r2 = B.add(B.multiply(x, x), B.multiply(y, y))
+    py = (lambda B, v: B.divide(B.multiply(v, x), r2)) if act[0] else None
+    px = (lambda B, v: B.negative(B.divide(B.multiply(v, y), r2))) if act[1] else None
+    return py, px
+
+
+ew("arctan2", np.arctan2, _arctan2_partials, sympy=sp.atan2, domain="real,positive",
+   numpy=("np.arctan2", "np.atan2"))
+ew("hypot", np.hypot,
+   lambda B, a, o, act: tuple((lambda B, v, x=x: B.divide(B.multiply(v, x), o)) if f else None
+                              for x, f in zip(a, act)),
+   sympy=lambda x, y: sp.sqrt(x ** 2 + y ** 2), domain="nonzero,nonzero")
+ew("deg2rad", np.deg2rad, lambda B, a, o, act: (B.const(math.pi / 180),),
+   sympy=lambda x: x * sp.pi / 180, numpy=("np.deg2rad", "np.radians"))
+ew("rad2deg", np.rad2deg, lambda B, a, o, act: (B.const(180 / math.pi),),
+   sympy=lambda x: x * 180 / sp.pi, numpy=("np.rad2deg", "np.degrees"))
+
+# -- piecewise: abs, max/min, where, clip ------------------------------------------------
+
+ew("absolute", np.absolute, lambda B, a, o, act: (B.sign(a[0]),), sympy=sp.Abs,
+   emit="np.abs({0})", domain="nonzero", numpy=("np.abs", "np.absolute", "abs()"))
+ew("fabs", np.fabs, lambda B, a, o, act: (B.sign(a[0]),), sympy=sp.Abs, domain="nonzero")
+
+
+def _extremum_partials(greater):
+    """maximum/minimum: with one operand constant the tie gives 0 (ReLU'(0) = 0); with both
+    traced a tie splits the derivative evenly, so maximum(x, x)' = 1."""
+
+    def partials(B, a, o, act):
+        x, y = a
+        wins_x, wins_y = B(greater, x, y), B(greater, y, x)
+        if not (act[0] and act[1]):
+            return (_apply_where(wins_x) if act[0] else None,
+                    _apply_where(wins_y) if act[1] else None)
+        tie = B.equal(x, y)
+
+        def split(win):
+            return lambda B, v: B.where(win, v, B.where(tie, B.multiply(0.5, v), 0.0))
+
+        return split(wins_x), split(wins_y)
+
+    return partials
+
+
+ew("maximum", np.maximum, _extremum_partials("greater"), sympy=sp.Max, domain="real,real")
+ew("minimum", np.minimum, _extremum_partials("less"), sympy=sp.Min, domain="real,real")
+ew("fmax", np.fmax, _extremum_partials("greater"), sympy=sp.Max)
+ew("fmin", np.fmin, _extremum_partials("less"), sympy=sp.Min)
+
+
+def _where_partials(B, a, o, act):
+    c = a[0]
+    return (None,
+            (lambda B, v: B.where(c, v, 0.0)) if act[1] else None,
+            (lambda B, v: B.where(c, 0.0, v)) if act[2] else None)
+
+
+def _where_impl(c, x, y):
+    return np.where(c, x, y)
+
+
+_where_impl.nin = 3
+_where_impl.__name__ = "where"
+ew("where", _where_impl, _where_partials,
+   sympy=lambda c, x, y: sp.Piecewise((x, c), (y, True)), domain="bool,real,real",
+   numpy=("np.where",))
+
+
+def _clip_impl(x, lo, hi):
+    return np.clip(x, lo, hi)
+
+
+def _clip_partials(B, a, o, act):
+    x, lo, hi = a
+    return (_apply_where(B.logical_and(B.greater(x, lo), B.less(x, hi))) if act[0] else None,
+            _apply_where(B.less(x, lo)) if act[1] else None,
+            _apply_where(B.greater(x, hi)) if act[2] else None)
+
+
+_clip_impl.nin = 3
+_clip_impl.__name__ = "clip"
+ew("clip", _clip_impl, _clip_partials, sympy=lambda x, lo, hi: sp.Min(sp.Max(x, lo), hi),
+   domain="real,const,const", numpy=("np.clip", ".clip()"))
+
+ew("mod", np.remainder,
+   lambda B, a, o, act: (IDENTITY, B.negative(B.floor_divide(a[0], a[1])) if act[1] else None),
+   sympy=sp.Mod, domain="positive,positive", emit="{0} % {1}", numpy=("np.mod", "np.remainder", "%"))
+ew("fmod", np.fmod,
+   lambda B, a, o, act: (IDENTITY, B.negative(B.trunc(B.divide(a[0], a[1]))) if act[1] else None),
+   sympy=lambda x, y: x - y * sp.sign(x / y) * sp.floor(sp.Abs(x / y)), domain="positive,positive")
+
+# -- no derivative (zero almost everywhere, or boolean) -----------------------------------
+
+for _n, _u, _s in [
+    ("sign", np.sign, sp.sign), ("floor", np.floor, sp.floor), ("ceil", np.ceil, sp.ceiling),
+    ("trunc", np.trunc, lambda x: sp.sign(x) * sp.floor(sp.Abs(x))), ("rint", np.rint, None),
+    ("floor_divide", np.floor_divide, lambda x, y: sp.floor(x / y)),
+    ("heaviside", np.heaviside, None),
+    ("isnan", np.isnan, None), ("isinf", np.isinf, None), ("isfinite", np.isfinite, None),
+    ("signbit", np.signbit, None),
+    ("logical_not", np.logical_not, sp.Not), ("logical_and", np.logical_and, sp.And),
+    ("logical_or", np.logical_or, sp.Or), ("logical_xor", np.logical_xor, sp.Xor),
+]:
+    ew(_n, _u, sympy=_s, emit="{0} // {1}" if _n == "floor_divide" else None)
+
+for _n, _u, _sym, _s in [
+    ("greater", np.greater, ">", sp.Gt), ("greater_equal", np.greater_equal, ">=", sp.Ge),
+    ("less", np.less, "<", sp.Lt), ("less_equal", np.less_equal, "<=", sp.Le),
+    ("equal", np.equal, "==", sp.Eq), ("not_equal", np.not_equal, "!=", sp.Ne),
+]:
+    ew(_n, _u, sympy=_s, emit=f"{{0}} {_sym} {{1}}", numpy=(f"np.{_n}", _sym))
+
+
+def _round_impl(x, decimals=0):
+    return np.round(x, decimals)
+
+
+_round_impl.nin = 1
+_round_impl.__name__ = "round"
+ew("round", _round_impl, emit=lambda a, attrs: f"np.round({a[0]}, {attrs.get('decimals', 0)})",
+   numpy=("np.round", "np.around", ".round()"))

@@ -1,0 +1,3 @@
+"""Graph rewrites: ``gg.simplify`` and its passes."""
+
+from .simplify import simplify  # noqa: F401

@@ -1,0 +1,105 @@
+"""Tracing a Python function into a graph."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .. import config
+from ..errors import GradgraphTypeError, user_loc
+from .pytree import flatten, leaf_paths, unflatten
+from .tracer import Trace, Tracer, trace_stack  # noqa: F401
+
+_PY_DTYPE = {float: np.float64, int: np.int64, bool: np.bool_, complex: np.complex128}
+
+
+def arg_names_of(fun, nargs: int) -> list[str]:
+    """The user's positional parameter names (``args0``, ``args1`` … for ``*args``)."""
+    names = getattr(fun, "arg_names", None)
+    if callable(names):
+        return names(nargs)
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    out = []
+    for p in params:
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            out.append(p.name)
+        elif p.kind == p.VAR_POSITIONAL:
+            out += [f"{p.name}{i}" for i in range(nargs - len(out))]
+            break
+    out = out[:nargs]
+    return out + [f"x{i}" for i in range(len(out), nargs)]
+
+
+def _leaf_names(in_tree, arg_names) -> list[str]:
+    from ..codegen.driver import safe_name
+
+    names, seen = [], set()
+    for an, t in zip(arg_names, in_tree[1]):
+        base = safe_name(an)
+        paths = [base] if t == "*" else [safe_name(base + p) for p in leaf_paths(t, "")]
+        for p in paths:
+            p = safe_name(p.replace("[", "_").replace("]", "").replace("'", ""))
+            q, k = p, 1
+            while q in seen:
+                q, k = f"{p}_{k}", k + 1
+            seen.add(q)
+            names.append(q)
+    return names
+
+
+def _check_leaf(x, name):
+    dt = x.dtype if isinstance(x, Tracer) else np.result_type(x)
+    if dt.kind not in "biufc":
+        raise GradgraphTypeError(
+            f"argument {name} has dtype {dt}; gradgraph traces numeric arrays (bool, integer, "
+            "float, complex). Convert it, or close over it instead of passing it",
+            loc=user_loc())
+
+
+def trace_call(fun, args: tuple, arg_names=None) -> Trace:
+    """Run ``fun(*args)`` on tracers; the returned trace's graph has inputs (one per array
+    leaf of ``args``), outputs, pytree structures and guards."""
+    leaves, in_tree = flatten(tuple(args))
+    arg_names = arg_names or arg_names_of(fun, len(args))
+    names = _leaf_names(in_tree, arg_names)
+    with Trace() as T:
+        T.max_ops = config.max_trace_ops
+        tracers = []
+        for leaf, name in zip(leaves, names):
+            _check_leaf(leaf, name)
+            if isinstance(leaf, Tracer):
+                value = leaf._value
+            elif type(leaf) in _PY_DTYPE:
+                value = _PY_DTYPE[type(leaf)](leaf)
+            else:
+                value = leaf
+            t = T.input(value, name)
+            if type(leaf) in _PY_DTYPE:
+                T.g[t._node]["pytype"] = type(leaf).__name__
+            tracers.append(t)
+        out = fun(*unflatten(in_tree, tracers))
+        out_leaves, out_tree = flatten(out, "output")
+        T.g.outputs = [T.lift(x) for x in out_leaves]
+    T.g.in_tree, T.g.out_tree, T.g.arg_names = in_tree, out_tree, list(arg_names)
+    return T
+
+
+def trace(f, *args):
+    """The graph of ``f`` specialised to these arguments (shapes, dtypes, Python path).
+
+    >>> import numpy as np, gradgraph as gg
+    >>> g = gg.trace(lambda x1, x2: np.log(x1) + x1 * x2 - np.sin(x2), 2.0, 5.0)
+    >>> len(g), g.count("primal")
+    (7, 5)
+    """
+    T = trace_call(f, args)
+    g = T.g
+    if T.captured:  # values of an outer trace seen here are constants of this graph
+        from ..function import freeze_captures
+
+        freeze_captures(g, T.captured)
+    return g
