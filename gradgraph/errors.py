@@ -39,14 +39,15 @@ def short_path(path: str) -> str:
 
 
 _internal_cache: dict[str, bool] = {}
+_USER_CODE = ("cli.py",)  # package files holding user-level example functions (the demo)
 
 
 def _is_internal(filename: str) -> bool:
     r = _internal_cache.get(filename)
     if r is None:
         full = os.path.abspath(filename)
-        r = full.startswith(_skip_dirs()) or filename.startswith("<gradgraph")
-        r = r and not os.path.basename(full).startswith("test_")
+        r = full.startswith(_skip_dirs()) and os.path.basename(full) not in _USER_CODE
+        r = r or filename.startswith(("<gradgraph", "<frozen"))
         _internal_cache[filename] = r
     return r
 

@@ -135,7 +135,7 @@ class Function:
         if config.simplify:
             from .rewrite import simplify
 
-            g = simplify(g)
+            g = simplify(g, inplace=True)
         return g, T.captured
 
     def _compile(self, args) -> Variant:

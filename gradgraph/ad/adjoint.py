@@ -16,7 +16,7 @@ def active_nodes(g, wrt) -> set[int]:
     """Nodes whose value depends differentiably on ``wrt``: real floating dtype, reached
     through ops that have a derivative."""
     active = set(wrt)
-    nodes = g.nx.nodes
+    nodes = g.nx._node
     lo = min(wrt, default=0)
     for n in g.order():
         if n <= lo or n in active:
@@ -54,7 +54,7 @@ def expand_adjoint(g, wrt, seeds, nb=0):
     """Add adjoint nodes to ``g`` in place. ``seeds`` is a list of ``(output, cotangent)``
     node pairs; the cotangents carry ``nb`` leading batch axes. Returns ``{w: node}`` with
     the adjoint of every node of ``wrt`` (zeros where nothing flows)."""
-    nodes = g.nx.nodes
+    nodes = g.nx._node
     order = g.order()
     active = active_nodes(g, wrt)
     wrt_set = set(wrt)

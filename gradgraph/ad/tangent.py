@@ -14,7 +14,7 @@ from .adjoint import active_nodes, apply_partial, name_as
 def expand_tangent(g, directions: dict, nb: int = 0) -> dict:
     """Add tangent nodes to ``g`` in place. ``directions`` maps input nodes to tangent nodes
     (with ``nb`` leading batch axes). Returns ``{node: tangent}`` for every node reached."""
-    nodes = g.nx.nodes
+    nodes = g.nx._node
     order = g.order()
     active = active_nodes(g, list(directions))
     tan = dict(directions)
@@ -74,7 +74,7 @@ def tangent(g, wrt=None, direction=None):
     >>> import numpy as np, gradgraph as gg
     >>> g = gg.trace(lambda x1, x2: np.log(x1) + x1 * x2 - np.sin(x2), 2.0, 5.0)
     >>> gt = gg.tangent(g, wrt=[g.inputs[0]], direction=[1.0])
-    >>> round(float(gt.evaluate(2.0, 5.0)[1][0]), 3)
+    >>> round(float(gt.evaluate(2.0, 5.0)[1]), 3)
     5.5
     """
     g2 = g.copy()

@@ -100,7 +100,7 @@ class Generated:
 
 def generate(g, name: str = "f") -> Generated:
     name = safe_name(name)
-    nodes = g.nx.nodes
+    nodes = g.nx._node
     live = g.live()
     order = sorted(live | set(g.inputs))
     guards_at: dict[int, list] = {}
@@ -180,17 +180,16 @@ def generate(g, name: str = "f") -> Generated:
         else ", ".join(var[o] for o in g.outputs)
     lines.append(f"return {ret}")
 
-    header = ["import numpy as np", ""]
+    header = ["import numpy as np"]
     if g.guards:
-        header += ["", "class _GuardFailed(Exception):",
-                   '    """This code was compiled for another path through the Python code."""',
-                   ""]
+        header += ["", "", "class _GuardFailed(Exception):",
+                   '    """This code was compiled for another path through the Python code."""']
     big = {k: v for k, v in module_consts if v.size > INLINE_CONST_LIMIT}
     small = [(k, v) for k, v in module_consts if v.size <= INLINE_CONST_LIMIT]
 
     def assemble(embed_big: bool) -> str:
         out = list(header)
-        consts = small + ([(k, module_consts_d[k]) for k in big] if embed_big else [])
+        consts = small + ([(k, big[k]) for k in big] if embed_big else [])
         consts.sort(key=lambda kv: _natural(kv[0]))
         if consts or (big and not embed_big):
             out.append("")
@@ -204,7 +203,6 @@ def generate(g, name: str = "f") -> Generated:
         out += ["    " + ln for ln in lines]
         return "\n".join(out) + "\n"
 
-    module_consts_d = dict(module_consts)
     return Generated(assemble(False), big, assemble(True))
 
 
@@ -237,8 +235,10 @@ def codegen(g, name: str = "f") -> str:
     <BLANKLINE>
     <BLANKLINE>
     def f(x):
+        x = np.float64(x)
         v2 = np.sin(x)  # ...
         v4 = v2 * 2.0  # ...
+        del v2
         return v4
     <BLANKLINE>
     """

@@ -93,9 +93,15 @@ class Graph:
     def _new(self, data: dict) -> int:
         n = self._next
         self._next += 1
-        self.nx.add_node(n, **data)
-        for a in dict.fromkeys(data["args"]):
-            self.nx.add_edge(a, n)
+        # networkx's own storage, written directly: add_node/add_edge cost 5x more here,
+        # and this is the hot path of tracing and expansion (same layout as DiGraph.add_edge)
+        G = self.nx
+        G._node[n] = data
+        G._succ[n] = {}
+        pred = G._pred[n] = {}
+        for a in data["args"]:
+            if a not in pred:
+                pred[a] = G._succ[a][n] = {}
         return n
 
     def input(self, shape, dtype, name=None, weak=False, loc=None) -> int:
@@ -128,7 +134,7 @@ class Graph:
             if n is not None:
                 return n
         if shape is None:
-            nodes = self.nx.nodes
+            nodes = self.nx._node
             avals = [(nodes[a]["shape"], nodes[a]["dtype"], nodes[a].get("weak", False))
                      for a in args]
             shape, dtype = spec.shape(avals, **attrs)
@@ -155,7 +161,7 @@ class Graph:
         return self.nx.number_of_nodes()
 
     def __getitem__(self, n: int) -> dict:
-        return self.nx.nodes[n]
+        return self.nx._node[n]  # the node's data dict (networkx's own storage, no view)
 
     def order(self) -> list[int]:
         """Node ids in topological order (ids only grow along edges)."""
@@ -173,7 +179,7 @@ class Graph:
         """Nodes that outputs or guards depend on (the rest is dead code)."""
         keep = set()
         stack = list(self.outputs) + [gd.node for gd in self.guards]
-        nodes = self.nx.nodes
+        nodes = self.nx._node
         while stack:
             n = stack.pop()
             if n in keep:
@@ -185,7 +191,7 @@ class Graph:
     def name(self, n: int) -> str:
         """Display name: user argument names for inputs, ``v3_bar``/``v3_dot`` for the
         adjoint/tangent that stands for node 3, ``v7`` otherwise."""
-        d = self.nx.nodes[n]
+        d = self.nx._node[n]
         if d.get("name") and d["op"] == "input":
             return d["name"]
         of = d.get("of")

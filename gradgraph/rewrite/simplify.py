@@ -4,15 +4,14 @@ from __future__ import annotations
 
 
 def dce(g):
-    """A copy of ``g`` without the nodes that no output or guard needs."""
+    """Remove (in place) the nodes that no output or guard needs."""
     live = g.live() | set(g.inputs)
-    g2 = g.copy()
-    g2.nx.remove_nodes_from([n for n in g.nx.nodes if n not in live])
-    g2._intern = {k: v for k, v in g2._intern.items() if v in live}
-    return g2
+    g.nx.remove_nodes_from([n for n in g.nx.nodes if n not in live])
+    g._intern = {k: v for k, v in g._intern.items() if v in live}
+    return g
 
 
-def simplify(g):
+def simplify(g, inplace=False):
     """CSE, folding, algebraic rewrites and dead-code elimination, never changing a result.
 
     >>> import numpy as np, gradgraph as gg
@@ -20,4 +19,4 @@ def simplify(g):
     >>> len(g), len(gg.simplify(g))
     (3, 2)
     """
-    return dce(g)
+    return dce(g if inplace else g.copy())

@@ -60,7 +60,7 @@ class Trace:
             if not v._trace.active:
                 raise TracerError(
                     "a traced value escaped its trace: it was computed at "
-                    f"{v._trace.g[v._node].get('loc') or '?'} inside a traced call and used "
+                    f"{v._trace.g.nx._node.get(v._node, {}).get('loc') or '?'} inside a traced call and used "
                     "after that call returned (e.g. kept in a global or an attribute). Return "
                     "it from the function instead.", loc=user_loc())
             n = self._capture_ids.get(id(v))
@@ -238,13 +238,6 @@ class Tracer:
             "a traced value was used where Python needs a plain integer (a shape, a range(), "
             "a list index); its value depends on the inputs. Use int(x) to specialise the "
             "compiled code on it (recorded as a guard), or index with the array itself",
-            loc=user_loc())
-
-    def __array__(self, dtype=None, copy=None):
-        raise TracerError(
-            "a traced value was converted to a plain NumPy array (np.asarray with a dtype, "
-            "a C extension, or a library outside NumPy); gradgraph cannot follow "
-            "computations done there. Keep to NumPy functions on the traced value",
             loc=user_loc())
 
     # -- indexing and iteration ----------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Automatic differentiation as graph expansion: adjoint (reverse) and tangent (forward)."""

@@ -1,0 +1,1 @@
+"""NumPy source generation."""
