@@ -110,6 +110,7 @@ def generate(g, name: str = "f") -> Generated:
     # names of values and inputs
     var: dict[int, str] = {}
     module_consts: list[tuple[str, np.ndarray]] = []
+    taken: set[str] = set()
     for n in order:
         d = nodes[n]
         if d["op"] == "const":
@@ -123,6 +124,9 @@ def generate(g, name: str = "f") -> Generated:
                 module_consts.append((var[n], np.asarray(v)))
         else:
             var[n] = g.name(n)
+            if var[n] in taken:  # two nodes may stand for one (an inlined inner derivative)
+                var[n] = f"v{n}"
+        taken.add(var[n])
 
     # arguments: one per user positional argument, leaves unpacked inside
     arg_names = [safe_name(a) for a in (g.arg_names or [f"x{i}" for i in range(len(g.inputs))])]
