@@ -1,22 +1,96 @@
-"""``gg.simplify``: the rewrite pipeline (dead-code elimination for now)."""
+"""``gg.simplify``: the rewrite pipeline, an explicit ordered list of passes.
+
+========  ==========================================================================
+pass      what it does
+========  ==========================================================================
+rewrite   one bottom-up replay into a fresh graph: CSE by interning (nodes that become
+          identical once their operands are rewritten merge), then the named rules of
+          :data:`gradgraph.rewrite.rules.RULES`, in order, first hit wins
+dce       drop what no output, guard or impure op (random draws) needs; inputs stay
+========  ==========================================================================
+
+The rewrite pass runs again while it still finds something (at most ``MAX_ROUNDS``); on
+derivative graphs a second round rarely hits. Hit counts per rule are kept on the result
+(``g.rewrite_stats``, printable). Switch the passes off inside the transforms with
+``gg.config.simplify = False`` (or ``with gg.config.options(simplify=False): ...``).
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 
-def dce(g):
-    """Remove (in place) the nodes that no output or guard needs."""
-    live = g.live() | set(g.inputs)
-    g.nx.remove_nodes_from([n for n in g.nx.nodes if n not in live])
-    g._intern = {k: v for k, v in g._intern.items() if v in live}
-    return g
+from .replay import dce, replay
+from .rules import RULES, rules_by_op
+
+MAX_ROUNDS = 3
+PASSES = ("rewrite", "dce")  # the order, for docs and for printing
+_TABLE = None
 
 
-def simplify(g, inplace=False):
-    """CSE, folding, algebraic rewrites and dead-code elimination, never changing a result.
+class RewriteStats:
+    """Hit counts of one ``gg.simplify`` call: ``stats["mul-one"]``, ``print(stats)``."""
+
+    def __init__(self, before: int):
+        self.before = before
+        self.after = before
+        self.rounds = 0
+        self.hits: Counter = Counter()
+
+    def __getitem__(self, name: str) -> int:
+        return self.hits[name]
+
+    def __str__(self) -> str:
+        lines = [f"simplify: {self.before} -> {self.after} nodes in {self.rounds} round(s)"]
+        names = ["cse"] + [r.name for r in RULES] + ["dce"]
+        names += sorted(k for k in self.hits if k not in names)
+        for k in names:
+            if self.hits[k]:
+                lines.append(f"  {k:<24}{self.hits[k]:>8}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<RewriteStats {self.before} -> {self.after} nodes>"
+
+
+def _table():
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = rules_by_op(RULES)
+    return _TABLE
+
+
+def simplify(g, inplace: bool = False, rules=None):
+    """CSE, constant folding, algebraic rewrites that never change a value, and dead-code
+    elimination. Inputs (their ids and order), guards, ``stop_gradient`` and impure nodes,
+    roles, ``of`` names and ``loc`` of surviving nodes are kept. ``g.rewrite_stats`` on the
+    result holds the hit count of every rule.
 
     >>> import numpy as np, gradgraph as gg
     >>> g = gg.trace(lambda x: (np.sin(x), np.cos(x))[0], 1.0)
     >>> len(g), len(gg.simplify(g))
     (3, 2)
+    >>> g = gg.trace(lambda x: -(-x) * 1.0 + np.sin(x) ** 2, 0.5)
+    >>> s = gg.simplify(g)
+    >>> [s[n]["op"] for n in s.order()]
+    ['input', 'sin', 'multiply', 'add']
+    >>> s.rewrite_stats["neg-neg"], s.rewrite_stats["pow-small-int"]
+    (1, 1)
     """
-    return dce(g if inplace else g.copy())
+    table = _table() if rules is None else rules_by_op(rules)
+    stats = RewriteStats(len(g))
+    cur = g
+    for _ in range(MAX_ROUNDS):
+        hits = Counter()
+        cur = replay(cur, table, hits)
+        stats.rounds += 1
+        stats.hits.update(hits)
+        if not any(v for k, v in hits.items() if k != "dce" and not k.startswith("rejected")):
+            break
+    dce(cur)
+    stats.after = len(cur)
+    cur.rewrite_stats = stats
+    if inplace:
+        g.__dict__.clear()
+        g.__dict__.update(cur.__dict__)
+        return g
+    return cur
