@@ -205,7 +205,11 @@ def replay(g: Graph, rules_by_op: dict, stats: Counter) -> Graph:
         r = None
         if n not in guarded and OPS[op].pure:
             cx.cur = d
+            first = cx.last + 1
             r = cx.try_rules(op, args, d["attrs"], d)
+            if r is not None and r >= first and "of" in d and "of" not in new.nx._node[r]:
+                of = d["of"]  # a node a rule made in this node's place stands for the same
+                new.nx._node[r]["of"] = (m.get(of[0], of[0]), of[1])
         m[n] = r if r is not None else cx.emit(op, args, d["attrs"], d, n)
     new.outputs = [m[o] for o in g.outputs]
     new.guards = [Guard(m[gd.node], gd.kind, gd.expected, gd.loc) for gd in g.guards]

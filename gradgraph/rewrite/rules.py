@@ -83,8 +83,8 @@ def _fold(cx, op, args, attrs, d):
     if not all(nodes[a]["op"] == "const" for a in args):
         return None
     size = math.prod(d["shape"])
-    if size > FOLD_LIMIT or (size > 64 and op in ("broadcast_to", "zeros", "eye")):
-        return None
+    if size > FOLD_LIMIT or (size > 64 and op in ("zeros", "eye")) or op == "broadcast_to":
+        return None  # a broadcast stays a zero-copy view (operands use its scalar)
     with np.errstate(all="ignore"):
         try:
             r = spec.impl(*(nodes[a]["value"] for a in args), **attrs)
@@ -312,7 +312,8 @@ def _broadcast_chain(cx, op, args, attrs, d):
 _EVERY = ("*",)
 RULES: tuple[Rule, ...] = (
     Rule("fold-constants", _EVERY, _fold,
-         "a pure op on constants is computed now (up to 4096 elements; never stop_gradient)"),
+         "a pure op on constants is computed now (up to 4096 elements; not stop_gradient, "
+         "not broadcast_to)"),
     Rule("fold-uniform", _EVERY, _fold_uniform,
          "an elementwise op on broadcast constants: fold the scalars, broadcast the result"),
     Rule("noop-structural", ("reshape", "broadcast_to", "transpose", "astype"), _noop_structural,
