@@ -8,9 +8,11 @@ from .api import (compile, derivative, detach, elementwise_grad, grad, hessian, 
                   jacfwd, jacobian, jacrev, jvp, stop_gradient, value_and_grad, vjp)
 from .codegen.driver import codegen
 from .errors import GradgraphError, UnsupportedOperationError
+from .explain import explain
 from .function import Function
 from .graph.core import Graph
 from .rewrite import simplify
+from .symbolic import to_sympy, verify
 from .trace import trace
 
 __version__ = "0.1.0"
@@ -19,5 +21,5 @@ __all__ = [
     "compile", "grad", "value_and_grad", "elementwise_grad", "jacrev", "jacfwd", "jacobian",
     "hessian", "hvp", "derivative", "jvp", "vjp", "stop_gradient", "detach", "Function",
     "trace", "Graph", "adjoint", "tangent", "simplify", "codegen", "GradgraphError",
-    "UnsupportedOperationError", "config",
+    "UnsupportedOperationError", "config", "to_sympy", "verify", "explain",
 ]

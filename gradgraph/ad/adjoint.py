@@ -50,10 +50,13 @@ def name_as(g, node, of, suffix):
         d["of"] = (of, suffix)
 
 
-def expand_adjoint(g, wrt, seeds, nb=0):
+def expand_adjoint(g, wrt, seeds, nb=0, record=None):
     """Add adjoint nodes to ``g`` in place. ``seeds`` is a list of ``(output, cotangent)``
     node pairs; the cotangents carry ``nb`` leading batch axes. Returns ``{w: node}`` with
-    the adjoint of every node of ``wrt`` (zeros where nothing flows)."""
+    the adjoint of every node of ``wrt`` (zeros where nothing flows).
+
+    ``record`` (a dict, for ``gg.explain``) receives ``"bar"``: ``{node: its adjoint}`` and
+    ``"terms"``: ``{node: [(consumer, contribution), ...]}`` in accumulation order."""
     nodes = g.nx._node
     order = g.order()
     active = active_nodes(g, wrt)
@@ -70,6 +73,8 @@ def expand_adjoint(g, wrt, seeds, nb=0):
             continue
         d = nodes[n]
         name_as(g, c, n, "bar")
+        if record is not None:
+            record.setdefault("bar", {})[n] = c
         B = Builder(g, "adjoint", d.get("loc"))
         args = d["args"]
         act = [a in active for a in args]
@@ -96,6 +101,8 @@ def expand_adjoint(g, wrt, seeds, nb=0):
                     f"for an input of shape {nodes[a]['shape']} (batch {batch})", loc=d.get("loc"))
             acc.loc = d.get("loc")
             ct[a] = acc.add(ct[a], v) if a in ct else v
+            if record is not None:
+                record.setdefault("terms", {}).setdefault(a, []).append((n, v))
     out = {}
     for w in wrt:
         d = nodes[w]

@@ -1,0 +1,562 @@
+"""SymPy as the exact oracle: ``gg.to_sympy`` and ``gg.verify``.
+
+``to_sympy`` evaluates a traced graph with NumPy object arrays of SymPy expressions, using
+each op's ``sympy`` field from the op table (a scalar SymPy function for elementwise ops,
+applied with broadcasting; a callable on object arrays for structured ops). ``verify``
+differentiates that expression exactly and compares it, entry by entry, with the derivative
+code gradgraph generates and with central finite differences.
+
+This module sits above ``api.py``: it calls the transforms, they never import it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from .errors import GradgraphTypeError, GradgraphValueError, UnsupportedOperationError
+from .ops.registry import OPS
+from .trace import trace as _trace
+from .trace.pytree import flatten, leaf_paths, unflatten
+
+# Size limits of gg.verify (SymPy's cost grows fast with the size of the expression).
+MAX_ELEMENTS = 100  # scalar elements of the arguments differentiated
+MAX_OPS = 20_000  # element-level operations of the traced graph (sum of node sizes)
+MAX_ENTRIES = 20_000  # entries of the derivative tensor (out.size * elements ** order)
+
+# -- scalars and arrays of SymPy objects -----------------------------------------------------
+
+
+def _obj(v) -> np.ndarray:
+    """``v`` as an object array; a 0-d one for a single SymPy object (never iterated)."""
+    if isinstance(v, np.ndarray):
+        return v if v.dtype == object else _map(sym_number, v)
+    out = np.empty((), dtype=object)
+    out[()] = v
+    return out
+
+
+def _map(fn, a: np.ndarray) -> np.ndarray:
+    out = np.empty(a.shape, dtype=object)
+    for idx in np.ndindex(a.shape):
+        out[idx] = fn(a[idx])
+    return out
+
+
+def sym_number(v):
+    """A NumPy/Python number as a SymPy number: integral floats become Integers, short
+    decimals (``0.1``) the Rational they spell, other floats a Float of full precision."""
+    if isinstance(v, (bool, np.bool_)):
+        return sp.true if v else sp.false
+    if isinstance(v, (int, np.integer)):
+        return sp.Integer(int(v))
+    if isinstance(v, (complex, np.complexfloating)):
+        return sym_number(v.real) + sp.I * sym_number(v.imag)
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        if math.isnan(v):
+            return sp.nan
+        if math.isinf(v):
+            return sp.oo if v > 0 else -sp.oo
+        if v.is_integer():
+            return sp.Integer(int(v))
+        text = repr(v)
+        digits = text.split("e")[0].replace("-", "").replace(".", "").strip("0")
+        return sp.Rational(text) if len(digits) <= 8 else sp.Float(v, 17)
+    return sp.sympify(v)
+
+
+def _is_elementwise(spec) -> bool:
+    # ops made by ops.elementwise.ew carry the broadcasting shape rule, nondiff ones too
+    return spec.kind == "elementwise" or getattr(spec.shape, "__qualname__", "").startswith(
+        "elementwise_shape")
+
+
+def _numeric_operand(v: np.ndarray, dtype: np.dtype):
+    """Integer/boolean operands of structured ops (index arrays, masks) as NumPy arrays."""
+    try:
+        return v.astype(np.bool_ if dtype.kind == "b" else np.int64)
+    except TypeError:
+        return None
+
+
+def element_symbols(name: str, shape: tuple, dtype) -> np.ndarray:
+    """The symbols of one argument: ``x`` for a scalar, ``w_0_1`` for ``w[0, 1]``; real
+    symbols for real floating arguments.
+
+    >>> element_symbols("w", (2, 2), np.float64)[0, 1]
+    w_0_1
+    """
+    assume = {"real": True} if np.dtype(dtype).kind == "f" else {}
+    out = np.empty(tuple(shape), dtype=object)
+    for idx in np.ndindex(out.shape):
+        out[idx] = sp.Symbol("_".join([name, *map(str, idx)]), **assume)
+    return out
+
+
+def symbol_names(g) -> list[str]:
+    """Base symbol names of the graph's (non-captured) inputs: the argument's name, and for
+    pytree leaves the path, ``params["w"][1]`` giving ``params_w_1``."""
+    inputs = [n for n in g.inputs if not g[n].get("capture")]
+    names: list[str] = []
+    if g.in_tree is not None and g.arg_names is not None:
+        for an, t in zip(g.arg_names, g.in_tree[1]):
+            for p in leaf_paths(t, ""):
+                names.append(re.sub(r"\W", "_", an + re.sub(r"\[['\"]?(.*?)['\"]?\]", r"_\1", p)))
+    if len(names) != len(inputs):  # a graph not made by tracing: the inputs' own names
+        names = [g[n].get("name") or f"v{n}" for n in inputs]
+    seen: dict[str, int] = {}
+    out = []
+    for nm in names:
+        k = seen.get(nm, 0)
+        seen[nm] = k + 1
+        out.append(nm if k == 0 else f"{nm}_{k}")
+    return out
+
+
+@dataclass
+class Translation:
+    """A graph evaluated on SymPy objects: ``env`` maps node ids to object arrays,
+    ``symbols`` input nodes to their symbol arrays, ``opaque`` lists ``(dummy, expression)``
+    for zero-derivative nodes made opaque (creation order: later ones may use earlier ones)."""
+
+    env: dict
+    symbols: dict
+    opaque: list = field(default_factory=list)
+
+
+def translate(g, leaves, opaque: bool = False) -> Translation:
+    """Evaluate ``g`` on SymPy objects. Real and complex inputs become element symbols,
+    integer and boolean inputs enter as their values (``leaves``). With ``opaque``, every
+    float node of a zero-derivative op (``floor``, ``sign``, ``stop_gradient`` …) becomes a
+    fresh symbol, so SymPy's derivative follows gradgraph's convention (zero) exactly."""
+    inputs = [n for n in g.inputs if not g[n].get("capture")]
+    env: dict[int, np.ndarray] = {}
+    symbols: dict[int, np.ndarray] = {}
+    dummies: list = []
+    for n, leaf, nm in zip(inputs, leaves, symbol_names(g), strict=True):
+        d = g[n]
+        if d["dtype"].kind in "fc":
+            symbols[n] = env[n] = element_symbols(nm, d["shape"], d["dtype"])
+        else:
+            env[n] = _obj(np.asarray(leaf))
+    for n in sorted(g.live()):
+        if n in env:
+            continue
+        d = g[n]
+        if d["op"] == "const":
+            env[n] = _obj(np.asarray(d["value"]))
+            continue
+        if d["op"] == "input":
+            raise GradgraphValueError(f"input {g.name(n)} has no value (a captured outer value)")
+        spec = OPS[d["op"]]
+        if spec.sympy is None:
+            raise UnsupportedOperationError(
+                f"op {d['op']!r} has no SymPy translation yet (its `sympy` field in the op "
+                "table is empty), so gg.to_sympy / gg.verify cannot express this function",
+                loc=d.get("loc"))
+        args = [env[a] for a in d["args"]]
+        if _is_elementwise(spec):
+            fn = spec.sympy
+            if d["attrs"]:
+                fn = (lambda f, at: lambda *e: f(*e, **at))(spec.sympy, d["attrs"])
+            out = np.frompyfunc(fn, len(args), 1)(*args) if args else fn()
+        else:
+            ops = []
+            for a, v in zip(d["args"], args):
+                dt = g[a]["dtype"]
+                num = _numeric_operand(v, dt) if dt.kind in "biu" else None
+                ops.append(v if num is None else num)
+            out = spec.sympy(*ops, **d["attrs"])
+        out = _obj(out) if not isinstance(out, np.ndarray) else out.astype(object, copy=False)
+        if out.shape != d["shape"]:
+            raise UnsupportedOperationError(
+                f"the SymPy translation of op {d['op']!r} gave shape {out.shape}, but the "
+                f"node has shape {d['shape']}", loc=d.get("loc"))
+        if opaque and _is_opaque(spec, d, g):
+            expr = out
+            out = np.empty(expr.shape, dtype=object)
+            for idx in np.ndindex(expr.shape):
+                out[idx] = sp.Dummy(f"{d['op']}{n}", real=True)
+                dummies.append((out[idx], expr[idx]))
+        env[n] = out
+    return Translation(env, symbols, dummies)
+
+
+def _is_opaque(spec, d, g) -> bool:
+    if d["dtype"].kind == "f":
+        return spec.kind == "nondiff"
+    # float -> integer casts carry no derivative either
+    return d["dtype"].kind in "iu" and any(g[a]["dtype"].kind == "f" for a in d["args"])
+
+
+def to_output(a: np.ndarray):
+    """An object array as what ``to_sympy`` returns: an expression (0-d), a ``Matrix``
+    (2-D) or an ``Array`` (1-D and 3-D and up) of the same shape."""
+    a = _map(sp.sympify, a)
+    if a.ndim == 0:
+        return a[()]
+    if a.ndim == 2:
+        return sp.Matrix(a.shape[0], a.shape[1], list(a.ravel()))
+    return sp.Array(list(a.ravel()), a.shape)
+
+
+def to_sympy(f, *args):
+    """``f``'s traced graph as SymPy.
+
+    Real floating arguments become symbols named after the argument: ``x`` for a scalar
+    ``x``, ``w_0_1`` for element ``[0, 1]`` of an array ``w``, and for pytree leaves the
+    leaf's path (``params["w"][1]`` is ``params_w_1``); the symbols are real. Integer and
+    boolean arguments (never differentiated) enter as their values. The result is a SymPy
+    expression for a scalar output, a ``Matrix`` for a 2-D output and an ``Array`` of the
+    output's shape otherwise; pytree outputs keep their structure. A function with Python
+    control flow gives the expression of the path these arguments took.
+
+    >>> import numpy as np, gradgraph as gg
+    >>> gg.to_sympy(lambda x1, x2: np.log(x1) + x1 * x2 - np.sin(x2), 2.0, 5.0)
+    x1*x2 + log(x1) - sin(x2)
+    >>> gg.to_sympy(lambda w, x: w @ x, np.ones((2, 2)), np.ones(2))
+    [w_0_0*x_0 + w_0_1*x_1, w_1_0*x_0 + w_1_1*x_1]
+    """
+    g = _trace(f, *args)
+    leaves, _ = flatten(tuple(args))
+    tr = translate(g, leaves)
+    outs = [to_output(tr.env[o]) for o in g.outputs]
+    return unflatten(g.out_tree, outs) if g.out_tree is not None else tuple(outs)
+
+
+# -- verify ----------------------------------------------------------------------------------
+
+_TOL = {  # (rtol, atol) against SymPy, by the lowest precision involved
+    "float64": (1e-7, 1e-9),
+    "float32": (1e-4, 1e-5),
+}
+_FD_TOL = (1e-5, 1e-6)  # finite differences always run in float64
+_FD_STEP = np.finfo(np.float64).eps ** (1 / 3)  # central differences: h ~ eps^(1/3)
+
+
+@dataclass
+class Check:
+    """One comparison of the generated derivative with a reference."""
+
+    name: str
+    ok: bool
+    max_abs_error: float
+    max_rel_error: float
+    rtol: float
+    atol: float
+    worst: str = ""
+
+
+class VerifyReport:
+    """What :func:`verify` found. True when both checks agree within tolerance.
+
+    ``expected`` (SymPy) and ``actual`` (generated code) have the structure of the
+    transform's output; ``finite_differences`` likewise; ``failed`` names the checks that
+    disagreed (``"sympy"``, ``"finite differences"``).
+    """
+
+    def __init__(self, *, what, expected, actual, finite_differences, sympy_expr, checks):
+        self.what = what
+        self.expected = expected
+        self.actual = actual
+        self.finite_differences = finite_differences
+        self.sympy_expr = sympy_expr
+        self.checks = {c.name: c for c in checks}
+        sym = self.checks["sympy"]
+        self.max_abs_error = sym.max_abs_error
+        self.max_rel_error = sym.max_rel_error
+        fd = self.checks["finite differences"]
+        self.fd_max_abs_error = fd.max_abs_error
+        self.fd_max_rel_error = fd.max_rel_error
+        self.failed = tuple(c.name for c in checks if not c.ok)
+        self.ok = not self.failed
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        state = "passed" if self.ok else "FAILED (" + ", ".join(self.failed) + " disagreed)"
+        return (f"<gg.verify {self.what}: {state}; SymPy max abs error "
+                f"{self.max_abs_error:.3g}, finite differences {self.fd_max_abs_error:.3g}>")
+
+    def __str__(self) -> str:
+        lines = [f"gg.verify {self.what}: " + ("passed" if self.ok else "FAILED")]
+        for c in self.checks.values():
+            lines.append(f"  {c.name:<19} {'ok' if c.ok else 'DISAGREES':<9} max abs error "
+                         f"{c.max_abs_error:.3g}, max rel error {c.max_rel_error:.3g} "
+                         f"(rtol {c.rtol:g}, atol {c.atol:g})")
+            if not c.ok and c.worst:
+                lines.append(f"    worst entry: {c.worst}")
+        if self.failed == ("sympy",):
+            lines.append("  finite differences agree with the generated code: suspect the op's "
+                         "SymPy translation, or a point where SymPy's convention differs "
+                         "(ties of max/min, abs at 0)")
+        elif self.failed == ("finite differences",):
+            lines.append("  SymPy agrees with the generated code: the point may be near a kink "
+                         "or a branch of the Python control flow, or badly scaled for "
+                         "differences")
+        elif self.failed:
+            lines.append("  both references disagree with the generated code: suspect the "
+                         "derivative rule of an op in this function")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return "<pre>" + html.escape(str(self)) + "</pre>"
+
+
+def _precision(dtypes) -> str:
+    return "float32" if any(np.dtype(d).itemsize < 8 for d in dtypes) else "float64"
+
+
+def _sym_value(v) -> float:
+    """A SymPy number as a float: NaN where it is not real (NumPy's real arithmetic)."""
+    if v is sp.nan or v is sp.zoo:
+        return math.nan
+    if v == sp.oo:
+        return math.inf
+    if v == -sp.oo:
+        return -math.inf
+    try:
+        c = complex(sp.N(v, 30))
+    except TypeError:
+        raise GradgraphValueError(f"SymPy could not evaluate {v} to a number") from None
+    if abs(c.imag) > 1e-12 * max(1.0, abs(c.real)):
+        return math.nan
+    return c.real
+
+
+class _Diff:
+    """SymPy derivatives of an object array along a sequence of symbol arrays, memoised."""
+
+    def __init__(self):
+        self.cache: dict = {}
+
+    def __call__(self, e, s):
+        key = (e, s)
+        r = self.cache.get(key)
+        if r is None:
+            r = self.cache[key] = sp.diff(e, s)
+        return r
+
+    def tensor(self, out: np.ndarray, seq) -> np.ndarray:
+        cur = out
+        for syms in seq:
+            nxt = np.empty(cur.shape + syms.shape, dtype=object)
+            for i in np.ndindex(cur.shape):
+                for j in np.ndindex(syms.shape):
+                    nxt[i + j] = self(cur[i], syms[j])
+            cur = nxt
+        return cur
+
+
+def _evaluate(a: np.ndarray, point: dict) -> np.ndarray:
+    out = np.empty(a.shape, dtype=np.float64)
+    for idx in np.ndindex(a.shape):
+        out[idx] = _sym_value(sp.sympify(a[idx]).xreplace(point))
+    return out
+
+
+def _compare(name, actual, ref, rtol, atol) -> Check:
+    """Entry ``i`` agrees when ``|a - r| <= atol * max(1, max|r|) + rtol * |r|``; NaN agrees
+    with NaN only. The relative error is taken over the entries where ``r != 0``."""
+    al = [np.asarray(x, np.float64) for x in flatten(actual, "output")[0]]
+    rl = [np.asarray(x, np.float64) for x in flatten(ref, "output")[0]]
+    a = np.concatenate([x.ravel() for x in al]) if al else np.zeros(0)
+    r = np.concatenate([x.ravel() for x in rl]) if rl else np.zeros(0)
+    if a.shape != r.shape:
+        return Check(name, False, math.inf, math.inf, rtol, atol,
+                     f"{a.size} entries from the generated code, {r.size} from {name}")
+    finite = np.abs(r[np.isfinite(r)])
+    scale = max(1.0, float(finite.max())) if finite.size else 1.0
+    with np.errstate(invalid="ignore"):
+        err = np.abs(a - r)
+        both_nan = np.isnan(a) & np.isnan(r)
+        same_inf = np.isinf(a) & (a == r)
+        err = np.where(both_nan | same_inf, 0.0, err)
+        err = np.where(np.isnan(err), math.inf, err)
+        bad = err > atol * scale + rtol * np.abs(r)
+        nz = (r != 0) & np.isfinite(r)
+        rel = err[nz] / np.abs(r[nz])
+    worst = ""
+    if a.size and bad.any():
+        k = int(np.argmax(np.where(bad, err, -1.0)))
+        worst = f"flat index {k}: {name} {r[k]!r}, generated code {a[k]!r}"
+    return Check(name, not bad.any(), float(err.max()) if a.size else 0.0,
+                 float(rel.max()) if rel.size else 0.0, rtol, atol, worst)
+
+
+def _gg_derivative(f, seq, scalar):
+    """The transform computing the derivative along the argnums sequence ``seq``."""
+    from . import api
+
+    if len(seq) == 1:
+        return api.grad(f, seq[0]) if scalar else api.jacrev(f, seq[0])
+    if len(seq) == 2 and seq[0] == seq[1] and scalar:
+        return api.hessian(f, seq[0])
+    return api.jacfwd(_gg_derivative(f, seq[:-1], scalar), seq[-1])
+
+
+def _fd(fun, args, leaf_pos: list[int], arg_tree):
+    """Central differences of ``fun`` along every element of the leaves at ``leaf_pos``
+    (positions among the flattened ``args``); one array ``out.shape + leaf.shape`` each,
+    in float64."""
+    leaves, tree = flatten(tuple(args))
+    leaves = [np.asarray(x, np.float64) if i in leaf_pos else x for i, x in enumerate(leaves)]
+    results = []
+    for p in leaf_pos:
+        x0 = leaves[p]
+        cols = []
+        for idx in np.ndindex(x0.shape):
+            h = _FD_STEP * max(1.0, abs(float(x0[idx])))
+            vals = []
+            for sgn in (1.0, -1.0):
+                x = x0.copy()
+                x[idx] += sgn * h
+                trial = list(leaves)
+                trial[p] = x
+                vals.append(np.asarray(fun(*unflatten(tree, trial)), np.float64))
+            cols.append((vals[0] - vals[1]) / (2 * h))
+        oshape = np.shape(cols[0]) if cols else ()
+        arr = np.stack(cols, axis=-1) if cols else np.zeros(oshape + (0,))
+        results.append(arr.reshape(oshape + x0.shape))
+    return unflatten(arg_tree, results)
+
+
+def verify(f, *args, argnums=0, order: int = 1, rtol: float | None = None,
+           atol: float | None = None, max_elements: int = MAX_ELEMENTS,
+           max_ops: int = MAX_OPS, max_entries: int = MAX_ENTRIES) -> VerifyReport:
+    """Check gradgraph's generated derivative of ``f`` at ``args`` against SymPy's exact
+    derivative and against central finite differences.
+
+    ``order=1`` checks the gradient (``gg.grad``, scalar ``f``) or Jacobian (``gg.jacrev``,
+    shape ``out.shape + in.shape``); ``order=2`` the Hessian (``gg.hessian``; for a tuple
+    ``argnums`` the blocks ``H[i][j]`` from ``gg.jacfwd(gg.grad(f, i), j)``); higher orders
+    apply ``gg.jacfwd`` again. Finite differences are taken of ``f`` (order 1) or of the
+    order ``k - 1`` generated derivative (order ``k``), in float64, step ``eps**(1/3)``.
+
+    An entry agrees when ``|actual - expected| <= atol * max(1, max|expected|) +
+    rtol * |expected|``: against SymPy ``rtol=1e-7, atol=1e-9`` (float32 involved:
+    ``1e-4, 1e-5``), against finite differences ``1e-5, 1e-6``. Arguments above
+    ``max_elements`` differentiated elements, graphs above ``max_ops`` element operations
+    or derivatives above ``max_entries`` entries are refused with a ``ValueError``.
+
+    >>> import numpy as np, gradgraph as gg
+    >>> r = gg.verify(lambda x1, x2: np.log(x1) + x1 * x2 - np.sin(x2), 2.0, 5.0,
+    ...               argnums=(0, 1))
+    >>> bool(r), [round(float(v), 3) for v in r.expected]
+    (True, [5.5, 1.716])
+    """
+    from .api import _single_array_output, _wrt
+
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or order < 1:
+        raise GradgraphValueError(f"gg.verify: order must be an int >= 1, got {order!r}")
+    order = int(order)
+    g = _trace(f, *args)
+    nums, per_arg = _wrt(g, argnums, "gg.verify")
+    tuple_argnums = not isinstance(argnums, (int, np.integer))
+    y = _single_array_output(g, "gg.verify")
+    yd = g[y]
+    if yd["dtype"].kind != "f":
+        raise GradgraphTypeError(f"gg.verify needs a real floating output, got {yd['dtype']}",
+                                 loc=yd.get("loc"))
+    if order >= 2:
+        for i, ns in zip(nums, per_arg):
+            if g.in_tree[1][i] != "*":
+                raise GradgraphValueError(
+                    f"gg.verify(order={order}) needs argument {g.arg_names[i]!r} to be one "
+                    "array (Hessians of pytree arguments are not formed); pass its leaves as "
+                    "separate arguments")
+        if tuple_argnums and order > 2:
+            raise GradgraphValueError("gg.verify with a tuple argnums supports order 1 and 2; "
+                                      "verify higher orders one argument at a time")
+    # -- the size limits, before SymPy sees anything
+    n_in = sum(int(np.prod(g[n]["shape"], dtype=np.int64)) for ns in per_arg for n in ns)
+    if n_in > max_elements:
+        raise GradgraphValueError(
+            f"gg.verify: the arguments differentiated have {n_in} elements, above the limit "
+            f"of {max_elements} (max_elements); SymPy would take too long. Verify a smaller "
+            "instance of the same function (e.g. n = 5), or pass max_elements=")
+    n_ops = sum(int(np.prod(g[n]["shape"], dtype=np.int64)) for n in g.live()
+                if g[n]["op"] not in ("input", "const"))
+    if n_ops > max_ops:
+        raise GradgraphValueError(
+            f"gg.verify: the traced graph has {n_ops} element operations, above the limit of "
+            f"{max_ops} (max_ops); SymPy would take too long. Verify a smaller instance, or "
+            "pass max_ops=")
+    n_out = int(np.prod(yd["shape"], dtype=np.int64))
+    n_entries = n_out * n_in ** order
+    if n_entries > max_entries:
+        raise GradgraphValueError(
+            f"gg.verify: the order-{order} derivative has {n_entries} entries, above the "
+            f"limit of {max_entries} (max_entries). Verify a smaller instance, or pass "
+            "max_entries=")
+    leaves, _ = flatten(tuple(args))
+    tr = translate(g, leaves, opaque=True)
+    out = tr.env[y]
+    # the point: exact values of every symbol, then of every opaque node in creation order
+    inputs = [n for n in g.inputs if not g[n].get("capture")]
+    point: dict = {}
+    for n, leaf in zip(inputs, leaves):
+        if n in tr.symbols:
+            vals = np.asarray(leaf)
+            for idx in np.ndindex(vals.shape):
+                v = vals[idx]
+                point[tr.symbols[n][idx]] = (sp.Rational(float(v)) if np.isrealobj(vals) else
+                                             sp.Rational(float(v.real)) + sp.I * sp.Rational(
+                                                 float(v.imag)))
+    resolved = {}
+    for dmy, expr in tr.opaque:
+        e = sp.sympify(expr).xreplace(resolved)
+        resolved[dmy] = e
+        point[dmy] = sp.Float(_sym_value(e.xreplace(point)), 30)
+    sympy_expr = to_output(_map(lambda e: sp.sympify(e).xreplace(resolved), out))
+    scalar = yd["shape"] == ()
+    D = _Diff()
+    syms = {i: [tr.symbols[n] for n in ns] for i, ns in zip(nums, per_arg)}
+    trees = {i: g.in_tree[1][i] for i in nums}
+
+    def expected_for(seq):
+        if len(seq) == 1:  # one array per leaf, in the argument's structure
+            return unflatten(trees[seq[0]], [_evaluate(D.tensor(out, [s]), point)
+                                             for s in syms[seq[0]]])
+        return _evaluate(D.tensor(out, [syms[i][0] for i in seq]), point)
+
+    def fd_for(seq):
+        lower = f if len(seq) == 1 else _gg_derivative(f, seq[:-1], scalar)
+        pos = [inputs.index(n) for n in per_arg[nums.index(seq[-1])]]
+        return _fd(lower, args, pos, trees[seq[-1]])
+
+    if order == 1 and tuple_argnums:
+        seqs = [(i,) for i in nums]
+        actual = _gg_derivative(f, (tuple(nums),), scalar)(*args)
+        expected = tuple(expected_for(s) for s in seqs)
+        fd = tuple(fd_for(s) for s in seqs)
+    elif order == 2 and tuple_argnums:
+        actual = tuple(tuple(_gg_derivative(f, (i, j), scalar)(*args) for j in nums)
+                       for i in nums)
+        expected = tuple(tuple(expected_for((i, j)) for j in nums) for i in nums)
+        fd = tuple(tuple(fd_for((i, j)) for j in nums) for i in nums)
+    else:
+        seq = (nums[0],) * order
+        actual = _gg_derivative(f, seq, scalar)(*args)
+        expected, fd = expected_for(seq), fd_for(seq)
+    dtypes = [g[n]["dtype"] for ns in per_arg for n in ns] + [yd["dtype"]]
+    r0, a0 = _TOL[_precision(dtypes)]
+    checks = [_compare("sympy", actual, expected, r0 if rtol is None else rtol,
+                       a0 if atol is None else atol),
+              _compare("finite differences", actual, fd, *_FD_TOL)]
+    name = getattr(f, "__name__", "f")
+    names = ", ".join(g.arg_names[i] for i in nums)
+    what = f"of {'f' if name == '<lambda>' else name} (order {order} w.r.t. {names})"
+    return VerifyReport(what=what, expected=expected, actual=actual, finite_differences=fd,
+                        sympy_expr=sympy_expr, checks=checks)
+
+
+__all__ = ["to_sympy", "verify", "VerifyReport", "translate", "element_symbols"]
