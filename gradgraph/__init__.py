@@ -12,6 +12,7 @@ from .explain import explain
 from .function import Function
 from .graph.core import Graph
 from .rewrite import simplify
+from .rewrite.sizes import sizes  # an addition to API.md: node counts per derivative order
 from .symbolic import to_sympy, verify
 from .trace import trace
 

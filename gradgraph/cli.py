@@ -44,9 +44,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="gradgraph", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("demo", help="trace, differentiate and compile the course notes' example")
+    from .rewrite.sizes import add_parser as add_sizes_parser  # gradgraph sizes (issue 6)
+
+    add_sizes_parser(sub)
     args = parser.parse_args(argv)
     if args.cmd == "demo":
         return demo()
+    if args.cmd == "sizes":
+        return args.run(args)
     return 2  # pragma: no cover
 
 
