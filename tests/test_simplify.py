@@ -439,3 +439,73 @@ def test_simplify_shrinks_higher_derivatives():
     with gg.config.options(simplify=False):
         raw = len(gg.derivative(np.tanh, order=5).graph(0.5))
     assert len(gg.derivative(np.tanh, order=5).graph(0.5)) < 0.7 * raw
+
+
+# -- the opt-in algebraic pass and size per order ----------------------------------------------
+
+
+def test_algebra_tanh_8th_derivative_is_small_and_right():
+    import sympy as sp
+
+    t = sp.Symbol("t")
+    want = float(sp.diff(sp.tanh(t), t, 8).subs(t, 0.5))
+    with gg.config.options(simplify="algebra"):
+        d8 = gg.derivative(np.tanh, order=8)
+        got = float(d8(0.5))
+        n = len(d8.graph(0.5))
+    assert n <= 60, n
+    assert math.isclose(got, want, rel_tol=1e-12)
+    exact = gg.derivative(np.tanh, order=8)
+    assert math.isclose(float(exact(0.5)), want, rel_tol=1e-12)
+
+
+def test_algebra_growth_of_notes_sized_functions():
+    notes = lambda x1, x2: np.log(x1) + x1 * x2 - np.sin(x2)  # noqa: E731
+    for f, args in [(notes, (2.0, 5.0)), (lambda x: np.log(x) + x * x - np.sin(x), (0.5,))]:
+        r = gg.sizes(f, *args, order=6, modes=("exact", "algebra"))
+        counts = r.column("derivative", "algebra")
+        assert counts[-1] < 150 and max(r.growth("derivative", "algebra")[2:]) <= 1.5, str(r)
+        assert r.column("grad", "algebra") == counts
+        assert all(a <= e for a, e in zip(counts[2:], r.column("derivative", "exact")[2:]))
+
+
+@pytest.mark.parametrize("f", [np.tanh, lambda x: np.exp(np.sin(x)),
+                               lambda x: np.log(x) + x * 3.0 - np.sin(x) / x,
+                               lambda x: 1.0 / (1.0 + x * x) - x ** 3])
+def test_algebra_agrees_to_rounding(f):
+    import sympy as sp
+
+    s = sp.Symbol("s")
+    sym = {np.tanh: sp.tanh(s)}.get(f)
+    x = np.array([0.3, 0.9, 1.7])
+    for k in (1, 3, 5):
+        with gg.config.options(simplify="algebra"):
+            on = gg.derivative(f, order=k)(x)
+        off = gg.derivative(f, order=k)(x)
+        np.testing.assert_allclose(on, off, rtol=1e-9)
+        if sym is not None:
+            want = [float(sp.diff(sym, s, k).subs(s, v)) for v in x]
+            np.testing.assert_allclose(on, want, rtol=1e-12)
+
+
+def test_algebra_keeps_inputs_roles_and_float32_alone():
+    g = gg.adjoint(gg.trace(lambda x, y: np.tanh(x) * y - x * x, 0.5, 2.0))
+    s = gg.simplify(g, algebra=True)
+    assert s.inputs == g.inputs and s.rewrite_stats["algebra"] > 0
+    np.testing.assert_allclose(s.evaluate(0.5, 2.0)[1], g.evaluate(0.5, 2.0)[1], rtol=1e-14)
+    assert {s[o]["role"] for o in s.outputs[1:]} <= {"adjoint", "input", "primal"}
+    x32 = np.linspace(0, 1, 4, dtype=np.float32)
+    g32 = gg.trace(lambda x: x * x - x * x + x, x32)
+    assert gg.simplify(g32, algebra=True).rewrite_stats["algebra"] == 0  # float64 only
+
+
+def test_sizes_cli(tmp_path, capsys):
+    from gradgraph.cli import main
+
+    p = tmp_path / "fns.py"
+    p.write_text("import numpy as np\n\ndef f(x):\n    return np.tanh(x)\n")
+    assert main(["sizes", f"{p}:f", "--at", "0.5", "--order", "3"]) == 0
+    out = capsys.readouterr().out
+    rows = [ln.split() for ln in out.splitlines() if ln.strip()[:1].isdigit()]
+    assert [r[0] for r in rows] == ["1", "2", "3"]
+    assert rows[-1][2:5] == ["19", "11", "11"]  # order 3: off, exact, algebra

@@ -6,6 +6,8 @@ pass      what it does
 rewrite   one bottom-up replay into a fresh graph: CSE by interning (nodes that become
           identical once their operands are rewritten merge), then the named rules of
           :data:`gradgraph.rewrite.rules.RULES`, in order, first hit wins
+algebra   opt-in (``gg.config.simplify = "algebra"``): collect like terms into polynomials,
+          write them in Horner form, then ``rewrite`` again. Exact only to rounding.
 dce       drop what no output, guard or impure op (random draws) needs; inputs stay
 ========  ==========================================================================
 
@@ -23,7 +25,7 @@ from .replay import dce, replay
 from .rules import RULES, rules_by_op
 
 MAX_ROUNDS = 3
-PASSES = ("rewrite", "dce")  # the order, for docs and for printing
+PASSES = ("rewrite", "algebra (opt-in)", "dce")  # the order, for docs and for printing
 _TABLE = None
 
 
@@ -52,6 +54,17 @@ class RewriteStats:
         return f"<RewriteStats {self.before} -> {self.after} nodes>"
 
 
+def _rounds(cur, table, stats):
+    for _ in range(MAX_ROUNDS):
+        hits = Counter()
+        cur = replay(cur, table, hits)
+        stats.rounds += 1
+        stats.hits.update(hits)
+        if not any(v for k, v in hits.items() if k != "dce" and not k.startswith("rejected")):
+            break
+    return cur
+
+
 def _table():
     global _TABLE
     if _TABLE is None:
@@ -59,9 +72,11 @@ def _table():
     return _TABLE
 
 
-def simplify(g, inplace: bool = False, rules=None):
+def simplify(g, inplace: bool = False, rules=None, algebra: bool | None = None):
     """CSE, constant folding, algebraic rewrites that never change a value, and dead-code
-    elimination. Inputs (their ids and order), guards, ``stop_gradient`` and impure nodes,
+    elimination. ``algebra=True`` (or ``gg.config.simplify = "algebra"``) adds the opt-in
+    pass of :mod:`gradgraph.rewrite.algebra`, which collects like terms and is exact only to
+    rounding. Inputs (their ids and order), guards, ``stop_gradient`` and impure nodes,
     roles, ``of`` names and ``loc`` of surviving nodes are kept. ``g.rewrite_stats`` on the
     result holds the hit count of every rule.
 
@@ -76,16 +91,17 @@ def simplify(g, inplace: bool = False, rules=None):
     >>> s.rewrite_stats["neg-neg"], s.rewrite_stats["pow-small-int"]
     (1, 1)
     """
+    if algebra is None:
+        from .. import config
+
+        algebra = config.simplify == "algebra"
     table = _table() if rules is None else rules_by_op(rules)
     stats = RewriteStats(len(g))
-    cur = g
-    for _ in range(MAX_ROUNDS):
-        hits = Counter()
-        cur = replay(cur, table, hits)
-        stats.rounds += 1
-        stats.hits.update(hits)
-        if not any(v for k, v in hits.items() if k != "dce" and not k.startswith("rejected")):
-            break
+    cur = _rounds(g, table, stats)
+    if algebra:
+        from .algebra import algebra as collect
+
+        cur = _rounds(collect(cur, stats.hits), table, stats)
     dce(cur)
     stats.after = len(cur)
     cur.rewrite_stats = stats

@@ -2,7 +2,9 @@
 off and on, for ``gg.derivative(f, order=n)`` and for nested ``gg.grad``.
 
 Repeated differentiation makes graphs swell (each reverse pass adds about one node per edge);
-this is the table that shows how much of that the passes take back.
+this is the table that shows how much of that the passes take back: the exact default
+pipeline, and the opt-in algebraic pass (``gg.config.simplify = "algebra"``) that collects
+like terms (exact only to rounding).
 
 ``gradgraph sizes FILE.py:FUNC --at 0.5 --order 8`` prints the same table.
 """
@@ -15,14 +17,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+MODES = (("off", False), ("exact", True), ("algebra", "algebra"))  # gg.config.simplify
+
+
 @dataclass
 class SizeRow:
+    """Node counts of one order: ``derivative[mode]`` for ``gg.derivative(f, order)`` and
+    ``grad[mode]`` for ``gg.grad`` nested ``order`` times (None when not measured), with
+    ``mode`` one of ``"off"`` (no passes), ``"exact"`` (the default) and ``"algebra"``."""
+
     order: int
-    derivative_raw: int  # gg.derivative(f, order) with gg.config.simplify = False
-    derivative: int  # ... with the passes on (the default)
-    grad_raw: int | None  # gg.grad nested `order` times (scalar arguments only)
-    grad: int | None
-    seconds: float  # time to build the simplified derivative graph of this order
+    derivative: dict
+    grad: dict
+    seconds: float  # time to build the default (exact) derivative graph of this order
+
+
+def _cell(v) -> str:
+    return "-" if v is None else str(v)
 
 
 @dataclass
@@ -32,40 +43,47 @@ class SizeReport:
     name: str
     rows: list = field(default_factory=list)
 
-    def growth(self, column: str = "derivative") -> list[float]:
+    def column(self, kind: str = "derivative", mode: str = "exact") -> list:
+        return [getattr(r, kind).get(mode) for r in self.rows]
+
+    def growth(self, kind: str = "derivative", mode: str = "exact") -> list[float]:
         """Node count of each order divided by the previous order's."""
-        vals = [getattr(r, column) for r in self.rows]
+        vals = self.column(kind, mode)
         return [b / a for a, b in zip(vals, vals[1:]) if a and b]
 
     def __str__(self) -> str:
-        head = (f"{'order':>5} {'derivative':>11} {'simplified':>11} {'grad^n':>8} "
-                f"{'simplified':>11} {'build s':>8}")
-        lines = [f"node counts per order of {self.name} (passes off -> on)", head]
+        modes = [m for m, _ in MODES]
+        head = (f"{'order':>5} | " + " ".join(f"{m:>8}" for m in modes) + " | "
+                + " ".join(f"{m:>8}" for m in modes) + f" | {'build s':>8}")
+        lines = [f"node counts per order of {self.name}: gg.derivative | nested gg.grad "
+                 "(passes off, exact, algebra)", head]
         for r in self.rows:
-            g1 = "-" if r.grad_raw is None else str(r.grad_raw)
-            g2 = "-" if r.grad is None else str(r.grad)
-            lines.append(f"{r.order:>5} {r.derivative_raw:>11} {r.derivative:>11} {g1:>8} "
-                         f"{g2:>11} {r.seconds:>8.3f}")
-        gr = self.growth()
-        if gr:
-            lines.append(f"growth per order (simplified derivative): "
-                         + ", ".join(f"{x:.2f}" for x in gr))
+            lines.append(f"{r.order:>5} | " + " ".join(f"{_cell(r.derivative.get(m)):>8}"
+                                                   for m in modes) + " | "
+                         + " ".join(f"{_cell(r.grad.get(m)):>8}" for m in modes)
+                         + f" | {r.seconds:>8.3f}")
+        for m in modes[1:]:
+            gr = self.growth("derivative", m)
+            if gr:
+                lines.append(f"growth per order, derivative, {m}: "
+                             + ", ".join(f"{x:.2f}" for x in gr))
         return "\n".join(lines)
 
 
-def sizes(f, *args, order: int = 8, argnums: int = 0, raw: bool = True,
+def sizes(f, *args, order: int = 8, argnums: int = 0, modes=("off", "exact", "algebra"),
           max_raw_order: int = 12) -> SizeReport:
-    """Node counts per derivative order, passes off and on, for ``gg.derivative`` and nested
-    ``gg.grad`` of ``f`` at ``args`` (with respect to ``args[argnums]``).
+    """Node counts per derivative order for ``gg.derivative`` and nested ``gg.grad`` of ``f``
+    at ``args`` (with respect to ``args[argnums]``), with the passes off, exact (the default)
+    and with the opt-in algebraic pass (``gg.config.simplify = "algebra"``).
 
     Nested ``gg.grad`` needs a scalar argument (a gradient of a vector is not scalar), so for
-    array arguments its columns are ``None``. ``raw=False`` skips the passes-off columns
-    (they grow about 2x per order); beyond ``max_raw_order`` they are skipped too.
+    array arguments its columns are empty. Passes-off columns grow about 2x per order and are
+    skipped beyond ``max_raw_order``.
 
     >>> import numpy as np, gradgraph as gg
     >>> r = gg.sizes(np.tanh, 0.5, order=3)
-    >>> [row.order for row in r.rows], r.rows[-1].derivative < r.rows[-1].derivative_raw
-    ([1, 2, 3], True)
+    >>> r.column("derivative", "exact"), r.column("derivative", "off")
+    ([5, 8, 11], [6, 11, 19])
     """
     from .. import config
     from ..api import derivative, grad
@@ -81,20 +99,19 @@ def sizes(f, *args, order: int = 8, argnums: int = 0, raw: bool = True,
             g = grad(g, argnums=argnums)
         return g
 
-    def count(make):
-        return len(make().graph(*args))
-
     for k in range(1, int(order) + 1):
-        t0 = time.perf_counter()
-        d_on = count(lambda: _derivative(derivative, f, k, argnums))
-        seconds = time.perf_counter() - t0
-        g_on = count(lambda: nested(k)) if scalar else None
-        d_off = g_off = None
-        if raw and k <= max_raw_order:
-            with config.options(simplify=False):
-                d_off = count(lambda: _derivative(derivative, f, k, argnums))
-                g_off = count(lambda: nested(k)) if scalar else None
-        report.rows.append(SizeRow(k, d_off, d_on, g_off, g_on, seconds))
+        row = SizeRow(k, {}, {}, 0.0)
+        for mode, setting in MODES:
+            if mode not in modes or (mode == "off" and k > max_raw_order):
+                continue
+            with config.options(simplify=setting):
+                t0 = time.perf_counter()
+                row.derivative[mode] = len(_derivative(derivative, f, k, argnums).graph(*args))
+                if mode == "exact":
+                    row.seconds = time.perf_counter() - t0
+                if scalar:
+                    row.grad[mode] = len(nested(k).graph(*args))
+        report.rows.append(row)
     return report
 
 
@@ -158,7 +175,8 @@ def add_parser(sub):
     p.add_argument("--at", required=True, help='the arguments, e.g. "0.5" or "2.0, 5.0"')
     p.add_argument("--order", type=int, default=8)
     p.add_argument("--argnums", type=int, default=0)
-    p.add_argument("--no-raw", action="store_true", help="skip the passes-off columns")
+    p.add_argument("--modes", default="off,exact,algebra",
+                   help="which of off,exact,algebra to measure (comma-separated)")
     p.set_defaults(run=run)
     return p
 
@@ -168,7 +186,8 @@ def run(ns, out=None) -> int:
 
     out = out or sys.stdout
     f = load(ns.target)
-    report = sizes(f, *parse_at(ns.at), order=ns.order, argnums=ns.argnums, raw=not ns.no_raw)
+    modes = tuple(m.strip() for m in ns.modes.split(",") if m.strip())
+    report = sizes(f, *parse_at(ns.at), order=ns.order, argnums=ns.argnums, modes=modes)
     report.name = ns.target
     print(report, file=out)
     return 0
