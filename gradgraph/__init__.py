@@ -7,6 +7,7 @@ from .ad.tangent import tangent
 from .api import (compile, derivative, detach, elementwise_grad, grad, hessian, hvp,
                   jacfwd, jacobian, jacrev, jvp, stop_gradient, value_and_grad, vjp)
 from .codegen.driver import codegen
+from .eager import Tensor, no_grad, tensor
 from .errors import GradgraphError, UnsupportedOperationError
 from .explain import explain
 from .function import Function
@@ -23,4 +24,5 @@ __all__ = [
     "hessian", "hvp", "derivative", "jvp", "vjp", "stop_gradient", "detach", "Function",
     "trace", "Graph", "adjoint", "tangent", "simplify", "codegen", "GradgraphError",
     "UnsupportedOperationError", "config", "to_sympy", "verify", "explain",
+    "tensor", "Tensor", "no_grad",
 ]

@@ -94,3 +94,8 @@ class TracerError(GradgraphError, RuntimeError):
 
 class GuardError(GradgraphError, RuntimeError):
     """Raised by generated code when a call takes a different Python path than the trace."""
+
+
+class AutogradError(GradgraphError, RuntimeError):
+    """Misuse of the eager API: backward through a freed graph or a tensor without history,
+    an in-place change of a value that backward needs (see gradgraph/eager.py)."""

@@ -201,7 +201,7 @@ class Function:
                     outer.g[m[n]]["of"] = (m[d["of"][0]], d["of"][1])
         for gd in g.guards:
             outer.guard(m[gd.node], gd.kind, gd.expected, gd.loc)
-        outs = [Tracer(outer, m[o], outer.values[m[o]]) for o in g.outputs]
+        outs = [outer.tracer(m[o]) for o in g.outputs]
         return unflatten(g.out_tree, outs)
 
     # -- looking -------------------------------------------------------------------------

@@ -101,6 +101,15 @@ class Trace:
     def guard(self, node: int, kind: str, expected, loc=None):
         self.g.guards.append(Guard(node, kind, expected, loc or user_loc()))
 
+    def tracer(self, n: int) -> "Tracer":
+        """The traced value of node ``n`` (an eager trace makes a ``gg.Tensor``)."""
+        return Tracer(self, n, self.values[n])
+
+    def recording(self, inputs) -> "Trace":
+        """The trace that records an operation on ``inputs`` when no trace is open: this
+        one (an eager trace picks, merges or opens the graph; see gradgraph/eager.py)."""
+        return self
+
 
 def current_trace(inputs) -> Trace:
     """The innermost open trace, or the (always open) trace of an eager tensor."""
@@ -109,7 +118,7 @@ def current_trace(inputs) -> Trace:
         return stack[-1]
     for x in inputs:
         if isinstance(x, Tracer):
-            return x._trace
+            return x._trace.recording(inputs)
     raise AssertionError("no trace")  # pragma: no cover
 
 
