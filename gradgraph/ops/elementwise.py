@@ -157,18 +157,48 @@ ew("rad2deg", np.rad2deg, lambda B, a, o, act: (B.const(180 / math.pi),),
 # -- piecewise: abs, max/min, where, clip ------------------------------------------------
 
 ew("absolute", np.absolute, lambda B, a, o, act: (B.sign(a[0]),), sympy=sp.Abs,
-   emit="np.abs({0})", domain="nonzero", numpy=("np.abs", "np.absolute", "abs()"))
-ew("fabs", np.fabs, lambda B, a, o, act: (B.sign(a[0]),), sympy=sp.Abs, domain="nonzero")
+   emit="np.abs({0})", domain="nonzero", numpy=("np.abs", "np.absolute", "abs()"),
+   doc="abs'(0) = sign(0) = 0")
+ew("fabs", np.fabs, lambda B, a, o, act: (B.sign(a[0]),), sympy=sp.Abs, domain="nonzero",
+   doc="abs'(0) = sign(0) = 0")
 
 
-def _extremum_partials(greater):
-    """maximum/minimum: with one operand constant the tie gives 0 (ReLU'(0) = 0); with both
-    traced a tie splits the derivative evenly, so maximum(x, x)' = 1."""
+def _copysign_partials(B, a, o, act):
+    x, y = a
+    same = B.equal(B.signbit(x), B.signbit(y))  # copysign(x, y) = +-x
+    return (lambda B, v: B.where(same, v, B.negative(v))) if act[0] else None, None
+
+
+ew("copysign", np.copysign, _copysign_partials, domain="nonzero,nonzero",
+   sympy=lambda x, y: sp.Abs(x) * sp.sign(y), doc="no derivative w.r.t. the sign source y")
+ew("conjugate", np.conjugate, lambda B, a, o, act: (IDENTITY,), sympy=lambda x: x,
+   numpy=("np.conjugate", "np.conj", ".conj()"), doc="the identity on real arrays")
+
+
+def _float_power_partials(B, a, o, act):
+    x, y = a
+    px = B.multiply(y, B.float_power(x, B.subtract(y, 1.0))) if act[0] else None
+    py = B.multiply(o, B.log(x)) if act[1] else None
+    return px, py
+
+
+ew("float_power", np.float_power, _float_power_partials, sympy=lambda x, y: x ** y,
+   domain="positive,real")
+
+
+def _extremum_partials(greater, nan_aware=False):
+    """maximum/minimum: with one operand a constant the tie gives 0 (ReLU'(0) = 0); with both
+    traced (inputs or values computed from them, differentiated or not) a tie splits the
+    derivative evenly, so maximum(x, x)' = 1. The rule looks at the graph, not at which
+    inputs are being differentiated, so grad w.r.t. x alone and w.r.t. (x, y) agree.
+    ``fmax``/``fmin`` pick the other operand where one is NaN (``nan_aware``)."""
 
     def partials(B, a, o, act):
         x, y = a
         wins_x, wins_y = B(greater, x, y), B(greater, y, x)
-        if not (act[0] and act[1]):
+        if nan_aware:
+            wins_x, wins_y = B.logical_or(wins_x, B.isnan(y)), B.logical_or(wins_y, B.isnan(x))
+        if B.is_const(x) or B.is_const(y):
             return (_apply_where(wins_x) if act[0] else None,
                     _apply_where(wins_y) if act[1] else None)
         tie = B.equal(x, y)
@@ -176,15 +206,20 @@ def _extremum_partials(greater):
         def split(win):
             return lambda B, v: B.where(win, v, B.where(tie, B.multiply(0.5, v), 0.0))
 
-        return split(wins_x), split(wins_y)
+        return split(wins_x) if act[0] else None, split(wins_y) if act[1] else None
 
     return partials
 
 
-ew("maximum", np.maximum, _extremum_partials("greater"), sympy=sp.Max, domain="real,real")
-ew("minimum", np.minimum, _extremum_partials("less"), sympy=sp.Min, domain="real,real")
-ew("fmax", np.fmax, _extremum_partials("greater"), sympy=sp.Max)
-ew("fmin", np.fmin, _extremum_partials("less"), sympy=sp.Min)
+_TIES = ("ties: a constant operand gets 0 (ReLU'(0) = 0); two traced operands split 1/2")
+ew("maximum", np.maximum, _extremum_partials("greater"), sympy=sp.Max, domain="real,real",
+   doc=_TIES)
+ew("minimum", np.minimum, _extremum_partials("less"), sympy=sp.Min, domain="real,real",
+   doc=_TIES)
+ew("fmax", np.fmax, _extremum_partials("greater", True), sympy=sp.Max, domain="real,real",
+   doc=_TIES + "; a NaN operand passes the other one (and its derivative)")
+ew("fmin", np.fmin, _extremum_partials("less", True), sympy=sp.Min, domain="real,real",
+   doc=_TIES + "; a NaN operand passes the other one (and its derivative)")
 
 
 def _where_partials(B, a, o, act):
@@ -210,16 +245,42 @@ def _clip_impl(x, lo, hi):
 
 
 def _clip_partials(B, a, o, act):
+    """clip(x, lo, hi) is minimum(maximum(x, lo), hi) (NumPy's definition, also for lo > hi),
+    and its derivative is that composition's under the maximum/minimum tie conventions: with
+    constant bounds the derivative at a bound is 0; traced bounds split ties 1/2."""
     x, lo, hi = a
-    return (_apply_where(B.logical_and(B.greater(x, lo), B.less(x, hi))) if act[0] else None,
-            _apply_where(B.less(x, lo)) if act[1] else None,
-            _apply_where(B.greater(x, hi)) if act[2] else None)
+    traced = [not B.is_const(n) for n in a]
+    if not (traced[1] or traced[2]):  # the common case, x.clip(0, 1): one mask
+        return (_apply_where(B.logical_and(B.greater(x, lo), B.less(x, hi))), None, None)
+    dt = B.dtype(o).name
+
+    def weight(cond, tie, split):  # [cond] + [tie]/2, as a float mask
+        w = B.astype(cond, dtype=dt)
+        return B.add(w, B.multiply(0.5, B.astype(tie, dtype=dt))) if split else w
+
+    m = B.maximum(x, lo)
+    tie_lo, tie_hi = B.equal(x, lo), B.equal(m, hi)
+    both_lo = traced[0] and traced[1]
+    through_m = weight(B.less(m, hi), tie_hi, traced[2])  # d out / d m
+    px = plo = phi = None
+    if act[0]:
+        wx = B.multiply(through_m, weight(B.greater(x, lo), tie_lo, both_lo))
+        px = lambda B, v: B.multiply(v, wx)  # noqa: E731
+    if act[1]:
+        wlo = B.multiply(through_m, weight(B.greater(lo, x), tie_lo, both_lo))
+        plo = lambda B, v: B.multiply(v, wlo)  # noqa: E731
+    if act[2]:
+        whi = weight(B.less(hi, m), tie_hi, True)
+        phi = lambda B, v: B.multiply(v, whi)  # noqa: E731
+    return px, plo, phi
 
 
 _clip_impl.nin = 3
 _clip_impl.__name__ = "clip"
 ew("clip", _clip_impl, _clip_partials, sympy=lambda x, lo, hi: sp.Min(sp.Max(x, lo), hi),
-   domain="real,const,const", numpy=("np.clip", ".clip()"))
+   domain="real,lower,upper", numpy=("np.clip", ".clip()"),
+   doc="minimum(maximum(x, lo), hi): constant bounds give derivative 0 at a bound; traced "
+       "bounds split ties 1/2")
 
 ew("mod", np.remainder,
    lambda B, a, o, act: (IDENTITY, B.negative(B.floor_divide(a[0], a[1])) if act[1] else None),

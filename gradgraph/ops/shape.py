@@ -26,7 +26,8 @@ register(Op(
     jvp=lambda B, t, a, o, nb, shape: B.reshape(t[0], shape=B.shape(t[0])[:nb] + tuple(shape)),
     sympy=lambda x, shape: np.reshape(np.asarray(x, dtype=object), shape),
     numpy=("np.reshape", ".reshape()", "np.ravel", ".ravel()", ".flatten()", "np.expand_dims",
-           "np.squeeze", ".squeeze()", "np.atleast_1d", "np.atleast_2d")))
+           "np.squeeze", ".squeeze()", "np.atleast_1d", "np.atleast_2d", "np.tile",
+           "np.repeat (int)")))
 
 
 def _transpose_emit(a, at):
@@ -57,7 +58,7 @@ register(Op(
     vjp=lambda B, ct, i, a, o, nb, shape: B.unbroadcast(ct, B.shape(a[0]), nb),
     jvp=lambda B, t, a, o, nb, shape: B.broadcast_batched(t[0], tuple(shape), nb),
     sympy=lambda x, shape: np.broadcast_to(np.asarray(x, dtype=object), shape),
-    numpy=("np.broadcast_to",)))
+    numpy=("np.broadcast_to", "np.tile", "np.repeat (int)", "np.zeros_like(traced fill)")))
 
 # -- casts and zeros ----------------------------------------------------------------------
 
@@ -70,13 +71,26 @@ def _astype_jvp(B, t, a, o, nb, dtype):
     return B.cast(t[0], dtype)
 
 
+def _astype_sympy(x, dtype):
+    """Casts to integers truncate toward zero, casts to bool test != 0, others keep x."""
+    import sympy as sp
+
+    kind = np.dtype(dtype).kind
+    x = np.asarray(x, dtype=object)
+    if kind not in "iub":
+        return x
+    f = (lambda e: sp.Ne(e, 0)) if kind == "b" else (lambda e: sp.sign(e) * sp.floor(sp.Abs(e)))
+    return np.frompyfunc(f, 1, 1)(x) if x.ndim else np.asarray(f(x[()]), dtype=object)
+
+
 register(Op(
     name="astype", impl=lambda x, dtype: np.asarray(x).astype(dtype), kind="linear", nin=1,
     emit=lambda a, at: f"{a[0]}.astype(np.{at['dtype']})" if at["dtype"] != "bool"
     else f"{a[0]}.astype(bool)",
     shape=lambda avals, dtype: (avals[0][0], np.dtype(dtype)),
-    vjp=_astype_vjp, jvp=_astype_jvp, sympy=lambda x, dtype: x,
-    numpy=(".astype()", "np.asarray(x, dtype)", "float(x)")))
+    vjp=_astype_vjp, jvp=_astype_jvp, sympy=_astype_sympy,
+    numpy=(".astype()", "dtype= of ufuncs and reductions"),
+    doc="a cast to an integer or bool dtype carries no derivative"))
 
 
 def _zeros_emit(a, at):
@@ -87,7 +101,8 @@ register(Op(
     name="zeros", impl=lambda shape, dtype: np.zeros(shape, dtype), kind="nondiff", nin=0,
     emit=_zeros_emit, shape=lambda avals, shape, dtype: (tuple(shape), np.dtype(dtype)),
     sympy=lambda shape, dtype: np.zeros(shape, dtype=object) * 0,
-    numpy=("np.zeros_like", "np.ones_like", "np.full_like", "np.zeros")))
+    doc="made by derivative rules (a zero cotangent or tangent); np.zeros_like(x) and "
+        "friends of a traced x are constants"))
 
 # -- indexing -----------------------------------------------------------------------------
 # ``index`` is a tuple whose items are ints, slices, None, Ellipsis or ("arg", k): the k-th
@@ -98,11 +113,15 @@ def build_index(index, arrays):
     return tuple(arrays[it[1]] if isinstance(it, tuple) else it for it in index)
 
 
-def index_text(index, names) -> str:
+def index_text(index, names, subscript: bool = True) -> str:
+    """The index as source: ``x[<text>]`` (``subscript``), or as a tuple expression outside
+    brackets (``np.add.at(out, (<text>,), v)``), where ``:`` must be spelled ``slice(...)``."""
     parts = []
     for it in index:
         if isinstance(it, tuple):
             parts.append(names[it[1]])
+        elif isinstance(it, slice) and not subscript:
+            parts.append(f"slice({it.start!r}, {it.stop!r}, {it.step!r})")
         elif isinstance(it, slice):
             s = "" if it.start is None else repr(it.start)
             s += ":" + ("" if it.stop is None else repr(it.stop))
@@ -118,27 +137,70 @@ def index_text(index, names) -> str:
 
 def batch_index(index, nb):
     """The same index with ``nb`` leading batch axes kept whole."""
-    if not nb:
-        return tuple(index)
-    adv = [k for k, it in enumerate(index) if isinstance(it, tuple)]
-    if adv and adv != list(range(adv[0], adv[-1] + 1)) and adv[0] != 0:
-        raise UnsupportedOperationError(
-            "batched (jacobian) derivative of an index with separated integer arrays")
-    if adv and adv[0] == 0 and len(adv) > 1 and adv != list(range(len(adv))):
-        raise UnsupportedOperationError(
-            "batched (jacobian) derivative of an index with separated integer arrays")
-    return (slice(None),) * nb + tuple(index)
+    return tuple(index) if not nb else (slice(None),) * nb + tuple(index)
+
+
+def advanced_in_front(B, index, arrs, x_nd: int, out_nd: int) -> int:
+    """How many result dimensions NumPy puts in front when advanced indices (arrays, and ints
+    next to arrays) are separated by a slice, None or ``...``, else 0. Then ``nb`` batch slices
+    in front do not stay in front: ``x[:, i, :, j]`` is ``adv + batch + rest``."""
+    if not any(isinstance(it, tuple) for it in index):
+        return 0
+    adv = [k for k, it in enumerate(index)
+           if isinstance(it, tuple) or (isinstance(it, int) and not isinstance(it, bool))]
+    if adv == list(range(adv[0], adv[-1] + 1)):
+        return 0
+    consumed = 0
+    for it in index:
+        if isinstance(it, tuple):
+            a = arrs[it[1]]
+            consumed += B.ndim(a) if B.dtype(a) == np.bool_ else 1
+        elif isinstance(it, int):
+            consumed += 1
+    rest = sum(1 for it in index if it is None) + x_nd - consumed
+    return out_nd - rest
+
+
+def _swap_front(B, v, k, nb, batch_first):
+    """Move ``nb`` batch axes behind (``batch_first=False``) or in front of ``k`` leading
+    advanced-index axes."""
+    nd = B.ndim(v)
+    if batch_first:  # v is adv + batch + rest
+        perm = tuple(range(k, k + nb)) + tuple(range(k)) + tuple(range(k + nb, nd))
+    else:  # v is batch + adv + rest
+        perm = tuple(range(nb, nb + k)) + tuple(range(nb)) + tuple(range(nb + k, nd))
+    return B.transpose(v, axes=perm)
+
+
+def _index_add_node(B, v, arrs, index, nb, shape, dtype):
+    """Scatter-add ``v`` (``batch + index result``) into zeros of ``batch + shape``."""
+    batch = B.shape(v)[:nb]
+    k = advanced_in_front(B, index, arrs, len(shape), B.ndim(v) - nb) if nb else 0
+    if k:
+        v = _swap_front(B, v, k, nb, batch_first=False)
+    return B("index_add", v, *arrs, index=batch_index(index, nb), shape=batch + tuple(shape),
+             dtype=dtype)
 
 
 def _getitem_vjp(B, ct, i, a, o, nb, index):
     if i:
         return None
-    return B("index_add", ct, *a[1:], index=batch_index(index, nb),
-             shape=B.shape(ct)[:nb] + B.shape(a[0]), dtype=B.dtype(a[0]).name)
+    return _index_add_node(B, ct, a[1:], index, nb, B.shape(a[0]), B.dtype(a[0]).name)
+
+
+def _getitem_node(B, x, arrs, index, nb, shape):
+    """A getitem whose result shape is known (``batch + shape``): the shape rule samples
+    boolean masks as zeros, so it cannot count their True entries."""
+    batch = B.shape(x)[:nb]
+    k = advanced_in_front(B, index, arrs, B.ndim(x) - nb, len(shape)) if nb else 0
+    got = tuple(shape[:k]) + batch + tuple(shape[k:]) if k else batch + tuple(shape)
+    r = B.g.add("getitem", [x, *arrs], {"index": batch_index(index, nb)}, role=B.role,
+                loc=B.loc, shape=got, dtype=B.dtype(x))
+    return _swap_front(B, r, k, nb, batch_first=True) if k else r
 
 
 def _getitem_jvp(B, t, a, o, nb, index):
-    return B("getitem", t[0], *a[1:], index=batch_index(index, nb))
+    return _getitem_node(B, t[0], a[1:], index, nb, B.shape(o))
 
 
 register(Op(
@@ -147,7 +209,9 @@ register(Op(
     shape=abstract_eval(lambda x, *arrs, index: x[build_index(index, arrs)]),
     vjp=_getitem_vjp, jvp=_getitem_jvp,
     sympy=lambda x, *arrs, index: np.asarray(x, dtype=object)[build_index(index, arrs)],
-    numpy=("x[...]", "iteration", "np.take")))
+    numpy=("x[...]", "iteration", "np.take", "np.take_along_axis", "np.flip", "np.diagonal",
+           "np.diag (2-D)", "np.sort", "np.split", "np.roll", "np.diff", "np.repeat (arrays)"),
+    doc="basic slices (negative steps too), integer arrays, boolean masks, None, ..."))
 
 
 def _has_arrays(index):
@@ -168,6 +232,7 @@ def _index_add_emit(a, at):
     idx = index_text(at["index"], a[1:])
     first = f"{{out}} = np.zeros({tuple(at['shape'])!r}, dtype=np.{at['dtype']})"
     if _has_arrays(at["index"]):
+        idx = index_text(at["index"], a[1:], subscript=False)
         return [first, f"np.add.at({{out}}, ({idx},), {a[0]})"]
     return [first, f"{{out}}[{idx}] = {a[0]}"]
 
@@ -175,11 +240,10 @@ def _index_add_emit(a, at):
 register(Op(
     name="index_add", impl=_index_add_impl, kind="linear", emit=_index_add_emit,
     shape=lambda avals, index, shape, dtype: (tuple(shape), np.dtype(dtype)),
-    vjp=lambda B, ct, i, a, o, nb, index, shape, dtype: None if i else B(
-        "getitem", ct, *a[1:], index=batch_index(index, nb)),
-    jvp=lambda B, t, a, o, nb, index, shape, dtype: B(
-        "index_add", t[0], *a[1:], index=batch_index(index, nb),
-        shape=B.shape(t[0])[:nb] + tuple(shape), dtype=dtype),
+    vjp=lambda B, ct, i, a, o, nb, index, shape, dtype: None if i else _getitem_node(
+        B, ct, a[1:], index, nb, B.shape(a[0])),
+    jvp=lambda B, t, a, o, nb, index, shape, dtype: _index_add_node(
+        B, t[0], a[1:], index, nb, shape, dtype),
     sympy=lambda v, *arrs, index, shape, dtype: _sym_index_add(v, arrs, index, shape),
     doc="the transpose of indexing: scatter-add into zeros (repeated indices add up)"))
 
@@ -211,7 +275,7 @@ register(Op(
     vjp=_concat_vjp,
     jvp=lambda B, t, a, o, nb, axis: B.concatenate(*_tangents_or_zeros(B, t, a, nb), axis=axis + nb),
     sympy=lambda *xs, axis: np.concatenate([np.asarray(x, dtype=object) for x in xs], axis=axis),
-    numpy=("np.concatenate", "np.hstack", "np.vstack", "np.append")))
+    numpy=("np.concatenate", "np.hstack", "np.vstack", "np.append", "np.roll")))
 
 register(Op(
     name="stack", impl=lambda *xs, axis: np.stack(xs, axis=axis), kind="linear",

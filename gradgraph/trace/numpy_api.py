@@ -54,6 +54,10 @@ def handle_ufunc(ufunc, method, inputs, kwargs):
     if method == "reduce" and ufunc in REDUCE_UFUNCS:
         axis = kwargs.pop("axis", 0)
         return HANDLERS[REDUCE_UFUNCS[ufunc]](inputs[0], axis=axis, **kwargs)
+    if method == "accumulate" and ufunc is np.add:
+        return HANDLERS[np.cumsum](inputs[0], axis=kwargs.pop("axis", 0), **kwargs)
+    if method == "__call__" and ufunc in UFUNC_HANDLERS:
+        return UFUNC_HANDLERS[ufunc](*inputs, **kwargs)
     name = UFUNCS.get(ufunc)
     if method != "__call__" or name is None:
         unsupported(f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"))
@@ -65,6 +69,7 @@ def handle_ufunc(ufunc, method, inputs, kwargs):
 
 
 REDUCE_UFUNCS = {np.add: np.sum, np.multiply: np.prod, np.maximum: np.max, np.minimum: np.min}
+UFUNC_HANDLERS: dict = {}  # ufuncs (NumPy 2 gufuncs such as np.vecdot) traced by a function
 
 
 def handle_function(func, args, kwargs):
@@ -133,6 +138,50 @@ handles(np.sum)(_reduction("sum"))
 handles(np.mean)(_reduction("mean"))
 handles(np.max, np.amax)(_reduction("max"))
 handles(np.min, np.amin)(_reduction("min"))
+handles(np.prod)(_reduction("prod"))
+
+
+def _spread(op):
+    def h(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
+          mean=None, correction=None):
+        _no(f"np.{op}", out=out, where=where, mean=mean)
+        if correction is not None:
+            ddof = correction
+        if dtype is not None:
+            a = astype(a, dtype)
+        attrs = dict(axis=norm_axis(axis, ndim(a)), keepdims=bool(keepdims))
+        if ddof:
+            attrs["ddof"] = ddof
+        return record(op, [a], **attrs)
+
+    return h
+
+
+handles(np.var)(_spread("var"))
+handles(np.std)(_spread("std"))
+
+
+def _arg_extremum(op):
+    def h(a, axis=None, out=None, *, keepdims=False):
+        _no(f"np.{op}", out=out)
+        ax = None if axis is None else norm_axis(axis, ndim(a))[0]
+        return record(op, [a], axis=ax, keepdims=bool(keepdims))
+
+    return h
+
+
+handles(np.argmax)(_arg_extremum("argmax"))
+handles(np.argmin)(_arg_extremum("argmin"))
+
+
+@handles(np.cumsum)
+def _cumsum(a, axis=None, dtype=None, out=None):
+    _no("np.cumsum", out=out)
+    if dtype is not None:
+        a = astype(a, dtype)
+    if axis is None:
+        a, axis = _ravel(a), 0
+    return record("cumsum", [a], axis=norm_axis(axis, ndim(a))[0])
 
 # -- shapes -------------------------------------------------------------------------------
 
@@ -386,3 +435,233 @@ def _count_nonzero(a, axis=None, keepdims=False):
     if axis is not None or keepdims:
         unsupported("np.count_nonzero with axis=")
     return record("count_nonzero", [a])
+
+
+# -- more shapes: take, sort, flip, roll, tile, repeat, split, diff, diagonal -----------------
+# Traced as the indexing/joining/broadcasting ops they are, so their derivatives come from
+# those ops' rules.
+
+
+def _axis1(axis, nd) -> int:
+    return norm_axis(axis, nd)[0]
+
+
+@handles(np.take)
+def _take(a, indices, axis=None, out=None, mode="raise"):
+    _no("np.take", out=out)
+    if mode != "raise":
+        unsupported(f"np.take with mode={mode!r}")
+    if axis is None:
+        a, axis = _ravel(a), 0
+    return getitem(a, (slice(None),) * _axis1(axis, ndim(a)) + (indices,))
+
+
+@handles(np.take_along_axis)
+def _take_along_axis(arr, indices, axis=-1):
+    if axis is None:
+        arr, axis = _ravel(arr), 0
+    nd = ndim(arr)
+    axis = _axis1(axis, nd)
+    if ndim(indices) != nd:
+        raise GradgraphValueError("np.take_along_axis: `indices` and `arr` must have the same "
+                                  "number of dimensions", loc=user_loc())
+    idx = []
+    for j, n in enumerate(shape(arr)):
+        if j == axis:
+            idx.append(indices)
+        else:
+            idx.append(np.arange(n).reshape(tuple(-1 if k == j else 1 for k in range(nd))))
+    return getitem(arr, tuple(idx))
+
+
+@handles(np.argsort)
+def _argsort(a, axis=-1, kind=None, order=None, *, stable=None):
+    _no("np.argsort", order=order)
+    if stable:
+        kind = "stable"
+    if axis is None:
+        a, axis = _ravel(a), 0
+    return record("argsort", [a], axis=_axis1(axis, ndim(a)), **({"kind": kind} if kind else {}))
+
+
+@handles(np.sort)
+def _sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    if axis is None:
+        a, axis = _ravel(a), 0
+    axis = _axis1(axis, ndim(a))
+    return _take_along_axis(a, _argsort(a, axis, kind, order, stable=stable), axis)
+
+
+@handles(np.flip)
+def _flip(m, axis=None):
+    nd = ndim(m)
+    axes = range(nd) if axis is None else norm_axis(axis, nd)
+    return getitem(m, tuple(slice(None, None, -1) if k in axes else slice(None)
+                            for k in range(nd)))
+
+
+handles(np.fliplr)(lambda m: _flip(m, 1))
+handles(np.flipud)(lambda m: _flip(m, 0))
+
+
+def _slice_along(a, axis, start, stop):
+    return getitem(a, (slice(None),) * axis + (slice(start, stop),))
+
+
+@handles(np.roll)
+def _roll(a, shift, axis=None):
+    if axis is None:
+        return _reshape(_roll(_ravel(a), shift, 0), shape(a))
+    shifts = (shift,) * (1 if isinstance(axis, int) else len(axis)) if isinstance(
+        shift, (int, np.integer)) else tuple(shift)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    for sh, ax in zip(shifts, axes, strict=True):
+        ax = _axis1(ax, ndim(a))
+        n = shape(a)[ax]
+        k = int(sh) % n if n else 0
+        if k:
+            a = _concatenate([_slice_along(a, ax, n - k, None), _slice_along(a, ax, 0, n - k)],
+                             axis=ax)
+    return a
+
+
+@handles(np.tile)
+def _tile(A, reps):
+    reps = (int(reps),) if isinstance(reps, (int, np.integer)) else tuple(int(r) for r in reps)
+    s = tuple(shape(A))
+    d = max(len(s), len(reps))
+    s = (1,) * (d - len(s)) + s
+    reps = (1,) * (d - len(reps)) + reps
+    if all(r == 1 for r in reps):
+        return _reshape(A, s)
+    x = _reshape(A, tuple(v for n in s for v in (1, n)))  # (1, s0, 1, s1, ...)
+    x = _broadcast_to(x, tuple(v for r, n in zip(reps, s) for v in (r, n)))
+    return _reshape(x, tuple(r * n for r, n in zip(reps, s)))
+
+
+@handles(np.repeat)
+def _repeat(a, repeats, axis=None):
+    if isinstance(repeats, Tracer):
+        unsupported("np.repeat with traced repeats", " (the result's shape would depend on "
+                    "the values)")
+    if axis is None:
+        a, axis = _ravel(a), 0
+    axis = _axis1(axis, ndim(a))
+    s = shape(a)
+    if np.ndim(repeats) == 0 or np.size(repeats) == 1:
+        r = int(np.asarray(repeats).reshape(()))
+        x = _reshape(a, s[:axis + 1] + (1,) + s[axis + 1:])
+        x = _broadcast_to(x, s[:axis + 1] + (r,) + s[axis + 1:])
+        return _reshape(x, s[:axis] + (s[axis] * r,) + s[axis + 1:])
+    idx = np.repeat(np.arange(s[axis]), repeats)
+    return getitem(a, (slice(None),) * axis + (idx,))
+
+
+@handles(np.append)
+def _append(arr, values, axis=None):
+    if axis is None:
+        return _concatenate([_ravel(arr), _ravel(values)], axis=0)
+    return _concatenate([arr, values], axis=axis)
+
+
+def _split_bounds(n, indices_or_sections, equal):
+    pieces = (np.split if equal else np.array_split)(np.arange(n), indices_or_sections)
+    out, start = [], 0
+    for p in pieces:
+        out.append((start, start + len(p)))
+        start += len(p)
+    return out
+
+
+def _splitter(equal):
+    def h(ary, indices_or_sections, axis=0):
+        if isinstance(indices_or_sections, Tracer):
+            unsupported("np.split with traced split points")
+        axis = _axis1(axis, ndim(ary))
+        bounds = _split_bounds(shape(ary)[axis], indices_or_sections, equal)
+        return [_slice_along(ary, axis, lo, hi) for lo, hi in bounds]
+
+    return h
+
+
+handles(np.split)(_splitter(True))
+handles(np.array_split)(_splitter(False))
+
+
+@handles(np.diff)
+def _diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
+    axis = _axis1(axis, ndim(a))
+    parts = [a]
+    for extra, front in ((prepend, True), (append, False)):
+        if extra is not np._NoValue:
+            if ndim(extra) == 0:
+                s = list(shape(a))
+                s[axis] = 1
+                extra = np.broadcast_to(extra, tuple(s)) if not isinstance(extra, Tracer) \
+                    else _broadcast_to(extra, tuple(s))
+            parts.insert(0, extra) if front else parts.append(extra)
+    if len(parts) > 1:
+        a = _concatenate(parts, axis=axis)
+    for _ in range(int(n)):
+        a = np.subtract(_slice_along(a, axis, 1, None), _slice_along(a, axis, None, -1))
+    return a
+
+
+@handles(np.diagonal)
+def _diagonal(a, offset=0, axis1=0, axis2=1):
+    nd = ndim(a)
+    i, j = _axis1(axis1, nd), _axis1(axis2, nd)
+    if i == j:
+        raise GradgraphValueError("axis1 and axis2 cannot be the same", loc=user_loc())
+    rest = [k for k in range(nd) if k not in (i, j)]
+    x = _transpose(a, rest + [i, j])
+    n1, n2 = shape(a)[i], shape(a)[j]
+    r0, c0 = max(-offset, 0), max(offset, 0)
+    k = max(0, min(n1 - r0, n2 - c0))
+    return getitem(x, (Ellipsis, np.arange(r0, r0 + k), np.arange(c0, c0 + k)))
+
+
+@handles(np.diag)
+def _diag(v, k=0):
+    if ndim(v) == 2:
+        return _diagonal(v, k)
+    if ndim(v) != 1:
+        raise GradgraphValueError("np.diag: input must be 1- or 2-d", loc=user_loc())
+    n = shape(v)[0]
+    m = n + abs(k)
+    rows = np.arange(n) + max(-k, 0)
+    cols = np.arange(n) + max(k, 0)
+    dt = v.dtype if isinstance(v, Tracer) else np.result_type(v)
+    return record("index_add", [v, rows, cols], index=(("arg", 0), ("arg", 1)), shape=(m, m),
+                  dtype=np.dtype(dt).name)
+
+
+@handles(np.real)
+def _real(val):
+    if np.dtype(val.dtype).kind == "c":
+        unsupported("np.real of a complex array")
+    return val
+
+
+@handles(np.imag)
+def _imag(val):
+    if np.dtype(val.dtype).kind == "c":
+        unsupported("np.imag of a complex array")
+    return np.zeros(shape(val), val.dtype)
+
+
+@handles(np.average)
+def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
+    if weights is None:
+        avg = np.mean(a, axis=axis, keepdims=keepdims)
+        n = int(np.prod(shape(a), dtype=np.int64)) / max(1, int(np.prod(shape(avg))))
+        wsum = np.full(shape(avg), n, dtype=avg.dtype)
+    else:
+        if shape(weights) != shape(a):
+            unsupported("np.average with weights of another shape than a", "; broadcast them")
+        wsum = np.sum(weights, axis=axis, keepdims=keepdims)
+        avg = np.divide(np.sum(np.multiply(a, weights), axis=axis, keepdims=keepdims), wsum)
+    return (avg, wsum) if returned else avg
+
+
+from . import numpy_linalg  # noqa: E402,F401  (registers the products and linear algebra)
