@@ -8,6 +8,7 @@ A call inside a trace (a transform of a transform, or an eager tensor) inlines t
 
 from __future__ import annotations
 
+import gc
 import itertools
 import linecache
 import os
@@ -139,10 +140,18 @@ class Function:
         return g, T.captured
 
     def _compile(self, args) -> Variant:
-        g, captured = self._build(args)
-        if captured:
-            freeze_captures(g, captured)
-        return Variant(g, self.__name__)
+        # a graph is hundreds of thousands of small dicts and no cycles: the cyclic GC's
+        # full passes over them made compiling superlinear (1.6x slower at 100k ops)
+        was_on = gc.isenabled()
+        gc.disable()
+        try:
+            g, captured = self._build(args)
+            if captured:
+                freeze_captures(g, captured)
+            return Variant(g, self.__name__)
+        finally:
+            if was_on:
+                gc.enable()
 
     def _variant(self, args, key=None) -> Variant:
         """A variant whose guards hold for ``args`` (compiling one when needed)."""

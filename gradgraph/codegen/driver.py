@@ -177,8 +177,9 @@ def generate(g, name: str = "f") -> Generated:
                 lines.append(f"{var[n]} = {expr}{comment}")
         for gd in guards_at.get(n, ()):
             lines.append(_guard_line(var[n], gd))
-        if n in frees:
-            lines.append("del " + ", ".join(sorted(frees[n], key=_natural)))
+        fr = frees.get(n)
+        if fr:
+            lines.append("del " + (", ".join(sorted(fr, key=_natural)) if len(fr) > 1 else fr[0]))
 
     ret = _pytree_expr(g.out_tree, iter(var[o] for o in g.outputs)) if g.out_tree is not None \
         else ", ".join(var[o] for o in g.outputs)

@@ -68,6 +68,9 @@ def aval_str(shape, dtype) -> str:
     return f"{d}[{','.join(map(str, shape))}]"
 
 
+_AVAL_CACHE: dict = {}  # (op, operand avals, frozen attrs) -> (shape, dtype)
+
+
 class Graph:
     """A traced computation: a networkx DiGraph plus inputs, outputs and guards.
 
@@ -128,16 +131,26 @@ class Graph:
         args = tuple(args)
         attrs = attrs or {}
         spec = registry.OPS[op]
-        key = (op, args, freeze(attrs)) if spec.pure else None
+        fk = freeze(attrs) if attrs else ()
+        key = (op, args, fk) if spec.pure else None
         if key is not None:
             n = self._intern.get(key)
             if n is not None:
                 return n
         if shape is None:
             nodes = self.nx._node
-            avals = [(nodes[a]["shape"], nodes[a]["dtype"], nodes[a].get("weak", False))
-                     for a in args]
-            shape, dtype = spec.shape(avals, **attrs)
+            avals = tuple([(nodes[a]["shape"], nodes[a]["dtype"], nodes[a].get("weak", False))
+                           for a in args])
+            # shape rules are pure functions of avals and attrs: derivative expansions ask
+            # the same few questions thousands of times (hot path of expand and simplify)
+            ak = (op, avals, fk)
+            sd = _AVAL_CACHE.get(ak)
+            if sd is None:
+                sd = spec.shape(list(avals), **attrs)
+                if len(_AVAL_CACHE) > 200_000:
+                    _AVAL_CACHE.clear()
+                _AVAL_CACHE[ak] = sd
+            shape, dtype = sd
         n = self._new(dict(op=op, args=args, attrs=attrs, shape=tuple(shape),
                            dtype=np.dtype(dtype), role=role, loc=loc))
         if key is not None:

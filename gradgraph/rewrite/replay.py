@@ -17,6 +17,7 @@ import numpy as np
 
 from ..graph.core import Graph, Guard
 from ..ops.registry import OPS
+from .rules import SPECIAL_ARG_OPS
 
 _REBUILT = {"nx", "_intern", "_next", "inputs", "outputs", "guards", "rewrite_stats"}
 _STANDARD = {"op", "args", "attrs", "shape", "dtype", "role", "loc"}
@@ -52,7 +53,8 @@ class Replay:
         self.depth = 0
         nodes = g.nx._node
         # weak Python scalars may replace 0-d arrays only where no narrower dtype exists
-        self.default_width = all(d["dtype"] in DEFAULT_WIDTH for d in nodes.values())
+        chars = {dt.char for dt in DEFAULT_WIDTH}
+        self.default_width = all(d["dtype"].char in chars for d in nodes.values())
 
     # -- ids -----------------------------------------------------------------------------
 
@@ -95,9 +97,10 @@ class Replay:
                          shape=d["shape"], dtype=d["dtype"])
         if self._created(before, r):
             nd = self.new.nx._node[r]
-            for k, v in d.items():
-                if k not in _STANDARD:
-                    nd[k] = v
+            if len(d) > len(_STANDARD):
+                for k, v in d.items():
+                    if k not in _STANDARD:
+                        nd[k] = v
             of = d.get("of")
             if of is not None and of[0] in self.m:
                 nd["of"] = (self.m[of[0]], of[1])
@@ -127,7 +130,16 @@ class Replay:
         return self.emit(op, args, attrs, d)
 
     def try_rules(self, op, args, attrs, d):
-        for rule in self.rules_by_op.get(op, ()):
+        nodes = self.new.nx._node
+        mine, always = self.rules_by_op[op]
+        if args:
+            arg_ops = {nodes[a]["op"] for a in args}
+            rules = always if arg_ops.isdisjoint(SPECIAL_ARG_OPS) else mine
+        else:
+            arg_ops, rules = {None}, mine
+        for rule in rules:
+            if rule.arg_ops is not None and arg_ops.isdisjoint(rule.arg_ops):
+                continue
             r = rule.fn(self, op, args, attrs, d)
             if r is None:
                 continue

@@ -32,6 +32,9 @@ class Rule:
     ops: tuple  # op names it applies to; ("*",) = every op
     fn: Callable
     doc: str
+    # the rule can only fire when some operand's op is one of these (None: always); a cheap
+    # test that keeps the walk fast on the many nodes no rule touches
+    arg_ops: frozenset | None = None
 
     def __repr__(self):
         return f"Rule({self.name!r}: {self.doc})"
@@ -310,41 +313,54 @@ def _broadcast_chain(cx, op, args, attrs, d):
 # -- the ordered list ------------------------------------------------------------------------
 
 _EVERY = ("*",)
+_CONSTISH = frozenset({"const", "broadcast_to", "reshape"})  # where uniform values come from
+_NEG = frozenset({"negative"})
 RULES: tuple[Rule, ...] = (
     Rule("fold-constants", _EVERY, _fold,
          "a pure op on constants is computed now (up to 4096 elements; not stop_gradient, "
-         "not broadcast_to)"),
+         "not broadcast_to)", frozenset({"const", None})),
     Rule("fold-uniform", _EVERY, _fold_uniform,
-         "an elementwise op on broadcast constants: fold the scalars, broadcast the result"),
+         "an elementwise op on broadcast constants: fold the scalars, broadcast the result",
+         _CONSTISH),
     Rule("noop-structural", ("reshape", "broadcast_to", "transpose", "astype"), _noop_structural,
          "reshape/broadcast/transpose/cast that changes nothing is its operand"),
     Rule("uniform-structure", ("reshape", "broadcast_to"), _uniform_structure,
-         "reshape/broadcast of a constant-everywhere value is a broadcast of its scalar"),
+         "reshape/broadcast of a constant-everywhere value is a broadcast of its scalar",
+         _CONSTISH),
     Rule("transpose-transpose", ("transpose",), _transpose_transpose,
-         "two transposes compose into one (or none)"),
-    Rule("reshape-reshape", ("reshape",), _reshape_chain, "reshape of reshape is one reshape"),
+         "two transposes compose into one (or none)", frozenset({"transpose"})),
+    Rule("reshape-reshape", ("reshape",), _reshape_chain, "reshape of reshape is one reshape",
+         frozenset({"reshape"})),
     Rule("broadcast-broadcast", ("broadcast_to",), _broadcast_chain,
-         "broadcast of broadcast is one broadcast"),
-    Rule("mul-one", ("multiply",), _mul_one, "x * 1 and 1 * x (seeds of ones) are x"),
-    Rule("div-one", ("divide",), _div_one, "x / 1 is x"),
-    Rule("add-minus-zero", ("add",), _add_neg_zero, "x + (-0.0) is x (x + 0.0 is not: -0.0)"),
-    Rule("sub-zero", ("subtract",), _sub_zero, "x - 0.0 is x"),
-    Rule("mul-minus-one", ("multiply",), _mul_minus_one, "x * -1 is -x"),
+         "broadcast of broadcast is one broadcast", frozenset({"broadcast_to"})),
+    Rule("mul-one", ("multiply",), _mul_one, "x * 1 and 1 * x (seeds of ones) are x",
+         _CONSTISH),
+    Rule("div-one", ("divide",), _div_one, "x / 1 is x", _CONSTISH),
+    Rule("add-minus-zero", ("add",), _add_neg_zero, "x + (-0.0) is x (x + 0.0 is not: -0.0)",
+         _CONSTISH),
+    Rule("sub-zero", ("subtract",), _sub_zero, "x - 0.0 is x", _CONSTISH),
+    Rule("mul-minus-one", ("multiply",), _mul_minus_one, "x * -1 is -x", _CONSTISH),
     Rule("pow-small-int", ("power",), _pow_small_int,
-         "x**1 -> x, x**2 -> x*x, x**-1 -> 1/x, x**0 -> 1 (float x)"),
-    Rule("neg-neg", ("negative",), _neg_neg, "-(-x) is x"),
-    Rule("add-neg", ("add",), _add_neg, "a + (-b) -> a - b, (-a) + b -> b - a"),
-    Rule("sub-neg", ("subtract",), _sub_neg, "a - (-b) -> a + b, (-a) - b -> -(a + b)"),
+         "x**1 -> x, x**2 -> x*x, x**-1 -> 1/x, x**0 -> 1 (float x)", _CONSTISH),
+    Rule("neg-neg", ("negative",), _neg_neg, "-(-x) is x", _NEG),
+    Rule("add-neg", ("add",), _add_neg, "a + (-b) -> a - b, (-a) + b -> b - a", _NEG),
+    Rule("sub-neg", ("subtract",), _sub_neg, "a - (-b) -> a + b, (-a) - b -> -(a + b)", _NEG),
     Rule("neg-out-of-product", ("multiply", "divide"), _neg_out_of_product,
-         "(-a) * b -> -(a * b), (-a) * (-b) -> a * b (and for /)"),
+         "(-a) * b -> -(a * b), (-a) * (-b) -> a * b (and for /)", _NEG),
     Rule("scalar-for-broadcast", _EVERY, _scalar_for_broadcast,
-         "an operand broadcast_to(c, s) is the scalar c where the other operands give the shape"),
+         "an operand broadcast_to(c, s) is the scalar c where the other operands give the shape",
+         frozenset({"broadcast_to"})),
 )
 
 
 def rules_by_op(rules=RULES) -> dict:
-    """``{op: [rules in order]}``; rules for every op (``"*"``) keep their place."""
-    table: dict[str, list] = {}
+    """``{op: (rules in order, the rules among them that need no special operand)}``; rules
+    for every op (``"*"``) keep their place."""
+    table: dict[str, tuple] = {}
     for op in OPS:
-        table[op] = [r for r in rules if r.ops == _EVERY or op in r.ops]
+        mine = [r for r in rules if r.ops == _EVERY or op in r.ops]
+        table[op] = (mine, [r for r in mine if r.arg_ops is None])
     return table
+
+
+SPECIAL_ARG_OPS = frozenset().union(*(r.arg_ops for r in RULES if r.arg_ops is not None))

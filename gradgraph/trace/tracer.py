@@ -88,10 +88,15 @@ class Trace:
         spec = OPS[op]
         with np.errstate(all="ignore"):
             value = spec.impl(*(self.values[n] for n in nodes), **attrs)
-        n = self.g.add(op, nodes, attrs, loc=loc, shape=np.shape(value),
-                       dtype=np.result_type(value))
+        if isinstance(value, (np.ndarray, np.generic)):  # hot path: no np.shape/result_type
+            shape, dtype = value.shape, value.dtype
+        else:
+            shape, dtype = np.shape(value), np.result_type(value)
+        n = self.g.add(op, nodes, attrs, loc=loc, shape=shape, dtype=dtype)
         self.values.setdefault(n, value)
-        if self.max_ops is not None and len(self.g) > self.max_ops:
+        # ids count the nodes made (cheaper than len(), which asks networkx)
+        if self.max_ops is not None and self.g._next > self.max_ops + 1 \
+                and len(self.g) > self.max_ops:
             raise TracerError(
                 f"tracing recorded more than {self.max_ops} operations (set by "
                 "gg.config.max_trace_ops); a Python loop on traced values may never end",
