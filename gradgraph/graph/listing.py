@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops.random import is_rng, rng_text
 from .core import aval_str
 
 _STYLE = {  # role -> (fill colour, shape); adjoint and tangent nodes stand out
@@ -18,6 +19,8 @@ _STYLE = {  # role -> (fill colour, shape); adjoint and tangent nodes stand out
 def const_text(value, limit=6) -> str:
     if isinstance(value, (bool, int, float, complex)):
         return repr(value)
+    if is_rng(value):  # a generator's repr holds its address: keep listings deterministic
+        return rng_text(value)
     a = np.asarray(value)
     if a.size <= limit:
         return np.array2string(a, separator=", ").replace("\n", "")

@@ -9,6 +9,7 @@ import numpy as np
 from .. import config
 from ..errors import GradgraphTypeError, user_loc
 from .pytree import flatten, leaf_paths, unflatten
+from .random import Scope as RandomScope, impurity, split_rng_args, warn_impure
 from .tracer import Trace, Tracer, trace_stack  # noqa: F401
 
 _PY_DTYPE = {float: np.float64, int: np.int64, bool: np.bool_, complex: np.complex128}
@@ -63,10 +64,11 @@ def _check_leaf(x, name):
 def trace_call(fun, args: tuple, arg_names=None) -> Trace:
     """Run ``fun(*args)`` on tracers; the returned trace's graph has inputs (one per array
     leaf of ``args``), outputs, pytree structures and guards."""
-    leaves, in_tree = flatten(tuple(args))
+    args, rngs = split_rng_args(tuple(args))  # generator arguments: no leaves (trace/random.py)
+    leaves, in_tree = flatten(args)
     arg_names = arg_names or arg_names_of(fun, len(args))
     names = _leaf_names(in_tree, arg_names)
-    with Trace() as T:
+    with Trace() as T, RandomScope(T, fun, rngs) as scope:  # random draws become nodes
         T.max_ops = config.max_trace_ops
         tracers = []
         for leaf, name in zip(leaves, names):
@@ -81,7 +83,7 @@ def trace_call(fun, args: tuple, arg_names=None) -> Trace:
             if type(leaf) in _PY_DTYPE:
                 T.g[t._node]["pytype"] = type(leaf).__name__
             tracers.append(t)
-        out = fun(*unflatten(in_tree, tracers))
+        out = fun(*scope.call_args(unflatten(in_tree, tracers)))
         out_leaves, out_tree = flatten(out, "output")
         T.g.outputs = [T.lift(x) for x in out_leaves]
     T.g.in_tree, T.g.out_tree, T.g.arg_names = in_tree, out_tree, list(arg_names)
@@ -102,4 +104,6 @@ def trace(f, *args):
         from ..function import freeze_captures
 
         freeze_captures(g, T.captured)
+    if impurity(g):
+        warn_impure(getattr(f, "__name__", "f"), impurity(g))
     return g
