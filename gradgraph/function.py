@@ -22,6 +22,8 @@ from .codegen.driver import generate, safe_name
 from .errors import GradgraphError, GradgraphValueError
 from .trace import arg_names_of, trace_call
 from .trace.pytree import flatten, unflatten
+from .trace.random import evaluate_impure, guard_safe, impurity, preserved, refuse_save, \
+    rng_key, split_rng_args, warn_impure
 from .trace.tracer import Tracer, current_trace, trace_stack
 
 _counter = itertools.count(1)
@@ -56,9 +58,10 @@ def signature(args):
         return None
     if _slow not in fast:
         return fast
+    args, rngs = split_rng_args(args)  # generator arguments: their kind is part of the key
     try:
         leaves, tree = flatten(args)
-        return (tree, tuple(_leaf_key(x) for x in leaves))
+        return (tree, tuple(_leaf_key(x) for x in leaves)) + rng_key(rngs)
     except _Traced:
         return None
 
@@ -88,6 +91,8 @@ class Variant:
         exec(compile(self.source, filename, "exec"), env)
         self.fn = env[safe_name(name)]
         self.guard_exc = env.get("_GuardFailed", _NeverRaised)
+        self.fn = guard_safe(self.fn, g, self.guard_exc)  # a failed guard undoes its draws
+        self.impure = impurity(g)  # (loc, reason): never reused, see trace/random.py
 
 
 class _NeverRaised(Exception):
@@ -115,6 +120,7 @@ class Function:
         self._variants: dict = {}
         self._lock = threading.RLock()
         self.trace_count = 0  # how many times the function was traced (for tests and users)
+        self._impure = None  # (loc, reason) once tracing found an impurity (trace/random.py)
 
     def arg_names(self, nargs: int) -> list[str]:
         if self._arg_names is not None:
@@ -161,7 +167,10 @@ class Function:
                 return v
         with self._lock:
             v = self._compile(args)
-            self._variants.setdefault(key, []).append(v)
+            if v.impure is not None:
+                self._note_impure(v)
+            else:
+                self._variants.setdefault(key, []).append(v)
         return v
 
     # -- calling -------------------------------------------------------------------------
@@ -170,6 +179,10 @@ class Function:
         key = signature(args) if not trace_stack() else None
         if key is None:
             return self._inline(args)
+        if self._impure is not None:  # cannot be compiled: run the Python function each call
+            g, captured = self._build(args)
+            freeze_captures(g, captured)
+            return evaluate_impure(g, args)
         variants = self._variants.get(key)
         if variants:
             for v in variants:
@@ -179,14 +192,22 @@ class Function:
                     continue
         with self._lock:
             v = self._compile(args)
+            if v.impure is not None:
+                self._note_impure(v)
+                return evaluate_impure(v.graph, args)
             self._variants.setdefault(key, []).insert(0, v)
         return v.fn(*args)
+
+    def _note_impure(self, v):
+        if self._impure is None:
+            self._impure = v.impure
+            warn_impure(self.__name__, v.impure, stacklevel=4)
 
     def _inline(self, args):
         """Called inside a trace: trace the function and replay its graph into the open
         trace, so the caller's derivatives see through it."""
         g, captured = self._build(args)
-        leaves, _ = flatten(args)
+        leaves, _ = flatten(split_rng_args(args)[0])
         outer = current_trace(leaves)
         m: dict[int, int] = {}
         inputs = [n for n in g.inputs if not g[n].get("capture")]
@@ -228,7 +249,10 @@ class Function:
 
         The file is written atomically: it appears whole or not at all.
         """
-        text = self._variant(args).standalone
+        v = self._variant(args)
+        if v.impure is not None:
+            refuse_save(self.__name__, v.impure)
+        text = v.standalone
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
@@ -253,7 +277,8 @@ def _guards_hold(v: Variant, args) -> bool:
     if not v.graph.guards:
         return True
     try:
-        v.fn(*args)
+        with preserved(v.graph, args):  # checking the guards must not consume draws
+            v.fn(*args)
         return True
     except v.guard_exc:
         return False

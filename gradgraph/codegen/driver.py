@@ -15,6 +15,7 @@ import re
 
 import numpy as np
 
+from ..ops.random import bind_generators
 from ..ops.registry import OPS
 
 _RESERVED = re.compile(r"^(v|c)\d+(_bar|_dot)*$")
@@ -111,11 +112,15 @@ def generate(g, name: str = "f") -> Generated:
     var: dict[int, str] = {}
     module_consts: list[tuple[str, np.ndarray]] = []
     taken: set[str] = set()
+    rng_var, rng_env, rng_declare = bind_generators(  # generators drawn from (ops/random.py)
+        g, order, [safe_name(a) for a in (g.arg_names or [])])
     for n in order:
         d = nodes[n]
         if d["op"] == "const":
             v = d["value"]
-            if isinstance(v, (bool, int, float, complex, np.generic)) or np.ndim(v) == 0 and not isinstance(v, np.ndarray):
+            if n in rng_var:
+                var[n] = rng_var[n]
+            elif isinstance(v, (bool, int, float, complex, np.generic)) or np.ndim(v) == 0 and not isinstance(v, np.ndarray):
                 var[n] = literal(v.item() if isinstance(v, np.generic) else v)
             elif isinstance(v, np.ndarray) and v.ndim == 0:
                 var[n] = f"np.{v.dtype.name}({literal(v.item())})" if v.dtype != bool else literal(bool(v))
@@ -204,11 +209,15 @@ def generate(g, name: str = "f") -> Generated:
             for k in sorted(big, key=_natural):
                 out.append(f"# {k}: {big[k].dtype.name}{list(big[k].shape)} constant, bound when "
                            "loaded (written out by Function.save)")
+        rng_lines = rng_declare(embed_big)
+        if rng_lines and not (consts or (big and not embed_big)):
+            out.append("")
+        out += rng_lines
         out += ["", "", f"def {name}({', '.join(arg_names)}):"]
         out += ["    " + ln for ln in lines]
         return "\n".join(out) + "\n"
 
-    return Generated(assemble(False), big, assemble(True))
+    return Generated(assemble(False), {**big, **rng_env}, assemble(True))
 
 
 def _natural(s: str):

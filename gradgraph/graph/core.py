@@ -19,6 +19,7 @@ import networkx as nx
 import numpy as np
 
 from ..ops import registry
+from ..ops.random import is_rng
 
 ROLES = ("input", "const", "primal", "adjoint", "tangent")
 
@@ -118,8 +119,9 @@ class Graph:
         n = self._intern.get(key)
         if n is None:
             weak = isinstance(value, (bool, int, float, complex))
+            dtype = np.dtype(object) if is_rng(value) else np.result_type(value)  # a generator
             n = self._new(dict(op="const", args=(), attrs={}, shape=np.shape(value),
-                               dtype=np.result_type(value), role="const", loc=loc,
+                               dtype=dtype, role="const", loc=loc,
                                value=value, weak=weak))
             self._intern[key] = n
         return n
@@ -189,10 +191,13 @@ class Graph:
         return sum(1 for _, r in self.nx.nodes(data="role") if r == role)
 
     def live(self) -> set[int]:
-        """Nodes that outputs or guards depend on (the rest is dead code)."""
+        """Nodes that outputs or guards depend on, and impure nodes (random draws always run,
+        so compiled code draws as often as the Python function); the rest is dead code."""
         keep = set()
         stack = list(self.outputs) + [gd.node for gd in self.guards]
         nodes = self.nx._node
+        ops = registry.OPS
+        stack += [n for n, d in nodes.items() if d["op"] in ops and not ops[d["op"]].pure]
         while stack:
             n = stack.pop()
             if n in keep:
