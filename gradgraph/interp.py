@@ -10,6 +10,7 @@ import numpy as np
 from .errors import GuardError
 from .ops.registry import OPS
 from .trace.pytree import flatten, unflatten
+from .trace.random import rng_arguments, split_rng_args
 
 
 def evaluate(g, *args, check_guards: bool = True):
@@ -20,6 +21,8 @@ def evaluate(g, *args, check_guards: bool = True):
     >>> round(float(g.evaluate(0.5)), 6)
     0.958851
     """
+    args, rngs = split_rng_args(args)  # generator arguments (trace/random.py)
+    passed = rng_arguments(g, rngs)  # the generator a call passes in stands for the traced one
     leaves, _ = flatten(args)
     inputs = [n for n in g.inputs if not g[n].get("capture")]
     if len(leaves) != len(inputs):
@@ -38,7 +41,7 @@ def evaluate(g, *args, check_guards: bool = True):
                 raise ValueError(f"input {g.name(n)} has no value (a captured outer value)")
             continue
         if d["op"] == "const":
-            env[n] = d["value"]
+            env[n] = passed.get(id(d["value"]), d["value"]) if passed else d["value"]
         else:
             env[n] = OPS[d["op"]].impl(*(env[a] for a in d["args"]), **d["attrs"])
         for gd in guards.get(n, ()) if check_guards else ():

@@ -94,8 +94,7 @@ def _descend(grad_fn, steps=25, lr=0.1):
     return np.array(path)
 
 
-def _reset(kind, seed):
-    global RNG, RS
+def _reset(kind, seed):  # reseed in place: the compiled code holds these very objects
     if kind in ("generator", "reparam"):
         RNG.bit_generator.state = np.random.default_rng(seed).bit_generator.state
         return np.random.default_rng(seed).standard_normal
@@ -429,6 +428,9 @@ def test_generator_argument_in_memory():
         assert np.isclose(v, eps.sum()) and np.allclose(g, eps)
     v, g = vg(w, np.random.RandomState(1))  # another kind of generator: another variant
     assert np.allclose(g, np.random.RandomState(1).standard_normal(3))
+    g = gg.trace(f, w, np.random.default_rng(0))  # the interpreter takes the generator too
+    assert np.isclose(g.evaluate(w, np.random.default_rng(8)),
+                      np.random.default_rng(8).standard_normal(3).sum())
     h = gg.hessian(lambda w, gen: f(w, gen) * np.sum(w))
     eps = np.random.default_rng(3).standard_normal(3)
     np.testing.assert_allclose(h(w, np.random.default_rng(3)), eps[:, None] + eps[None, :])
