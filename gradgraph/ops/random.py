@@ -260,14 +260,13 @@ def bind_generators(g, order, arg_names: list[str]):
     def declare(standalone: bool) -> list[str]:
         out = []
         for name, v in env.items():
-            what = f"np.random.{type(v).__name__} ({rng_text(v)})"
             if standalone:
-                out.append(f"# the {what} this function draws from; to seed it, assign "
-                           f"this module's {name}")
+                out.append(f"# {name}: the {rng_text(v)} this function draws from; assign "
+                           "another to seed it")
                 out.append(f"{name} = {_fresh(v)}")
             else:
-                out.append(f"# {name}: the {what} the function draws from, bound when loaded "
-                           f"(Function.save writes {name} = {_fresh(v)})")
+                out.append(f"# {name}: the {rng_text(v)} this function draws from, bound when "
+                           "loaded")
         return out
 
     return names, env, declare
