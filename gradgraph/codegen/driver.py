@@ -17,6 +17,7 @@ import numpy as np
 
 from ..ops.random import bind_generators
 from ..ops.registry import OPS
+from .memory import inplace_plan
 
 _RESERVED = re.compile(r"^(v|c)\d+(_bar|_dot)*$")
 INLINE_CONST_LIMIT = 100  # array constants up to this size are written as literals
@@ -160,6 +161,8 @@ def generate(g, name: str = "f") -> Generated:
     for a, n in last.items():
         if a not in keep and nodes[a]["op"] != "const":
             frees.setdefault(n, []).append(var[a])
+    inplace = inplace_plan(g, order, last, keep)  # ufuncs that write into a dying operand
+    outputs = set(g.outputs)
 
     for n in order:
         d = nodes[n]
@@ -172,8 +175,12 @@ def generate(g, name: str = "f") -> Generated:
             elif all(nodes[a]["op"] == "const" and nodes[a]["shape"] == () for a in d["args"]) \
                     and d["args"] and not spec.emit.startswith("np."):
                 expr = f"np.{spec.impl.__name__}({', '.join(args)})"  # no Python-float maths
+            elif n in inplace:
+                expr = f"np.{spec.impl.__name__}({', '.join(args)}, out={args[inplace[n]]})"
             else:
                 expr = spec.emit.format(*args)
+            if op == "broadcast_to" and n in outputs:
+                expr += ".copy()"  # a broadcast is a read-only view: results must be writable
             comment = f"  # {d['loc']}" if d.get("loc") else ""
             if isinstance(expr, list):
                 lines.extend(ln.format(out=var[n]) for ln in expr)
