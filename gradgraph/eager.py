@@ -150,7 +150,9 @@ class Tensor(TensorBase):
     __str__ = __repr__
 
     def __format__(self, spec):
-        return format(self.item(), spec) if self._value.size == 1 and spec else format(str(self), spec)
+        if spec and self._value.size == 1:
+            return format(self.item(), spec)  # f"{loss:.3f}", as for a float
+        return format(str(self), spec)
 
     # -- autograd --------------------------------------------------------------------------
 

@@ -275,7 +275,19 @@ class Function:
         return path
 
     def _repr_html_(self):
-        return f"<code>{self!r}</code>"
+        """Notebook display: the repr, then each compiled variant's graph (as SVG when the
+        optional graphviz package and its dot program are present) and generated source."""
+        import html
+
+        from .graph.listing import to_svg
+
+        parts = [f"<code>{html.escape(repr(self))}</code>"]
+        for v in [v for vs in self._variants.values() for v in vs][:4]:
+            svg = to_svg(v.graph)
+            parts.append(svg if svg else f"<pre>{html.escape(str(v.graph))}</pre>")
+            parts.append("<details><summary>generated source</summary><pre>"
+                         f"{html.escape(v.source)}</pre></details>")
+        return "\n".join(parts)
 
 
 def _guards_hold(v: Variant, args) -> bool:

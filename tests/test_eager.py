@@ -237,7 +237,8 @@ def test_two_graphs_meeting_merge_and_gradients_add_up():
     c = (a + b).sum() + (w ** 2).sum()
     assert a.graph is c.graph is b.graph
     c.backward()
-    np.testing.assert_array_equal(w.grad.numpy(), 2.0 + np.array([3.0, 4.0]) + 2 * np.array([1.0, 2.0]))
+    w0, v0 = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    np.testing.assert_array_equal(w.grad.numpy(), 2.0 + v0 + 2 * w0)
     np.testing.assert_array_equal(v.grad.numpy(), [1.0, 2.0])
 
 

@@ -16,6 +16,10 @@ _STYLE = {  # role -> (fill colour, shape); adjoint and tangent nodes stand out
 }
 
 
+_LEGEND = {"adjoint": "adjoint v_bar\\n(dashed red edges)",
+           "tangent": "tangent v_dot\\n(green edges)"}
+
+
 def const_text(value, limit=6) -> str:
     if isinstance(value, (bool, int, float, complex)):
         return repr(value)
@@ -70,7 +74,8 @@ def to_dot(g) -> str:
     for n in g.order():
         d = g[n]
         fill, shape = _STYLE[d["role"]]
-        label = f"{g.name(n)}\\n{_dot_escape(node_rhs(g, n).split(' ')[0])}"
+        label = (_dot_escape(f"{g.name(n)} = {const_text(d['value'])}") if d["op"] == "const"
+                 else f"{_dot_escape(g.name(n))}\\n{_dot_escape(d['op'])}")
         extra = ", penwidth=2.5" if n in outputs else ""
         out.append(f'  n{n} [label="{label}", shape={shape}, style=filled, '
                    f'fillcolor="{fill}"{extra}];')
@@ -78,11 +83,12 @@ def to_dot(g) -> str:
         style = ' [style=dashed, color="#c0392b"]' if g[b]["role"] == "adjoint" else (
             ' [color="#27ae60"]' if g[b]["role"] == "tangent" else "")
         out.append(f"  n{a} -> n{b}{style};")
-    out.append("  subgraph cluster_legend {")
-    out.append('    label="legend"; fontsize=10;')
+    out.append("  subgraph cluster_legend {")  # one row: chained by invisible edges
+    out.append('    label="legend"; fontsize=10; fontname="Helvetica"; color="#999999";')
     for role, (fill, shape) in _STYLE.items():
-        out.append(f'    legend_{role} [label="{role}", shape={shape}, style=filled, '
-                   f'fillcolor="{fill}"];')
+        out.append(f'    legend_{role} [label="{_LEGEND.get(role, role)}", shape={shape}, '
+                   f'style=filled, fillcolor="{fill}", fontsize=10];')
+    out.append("    " + " -> ".join(f"legend_{r}" for r in _STYLE) + " [style=invis];")
     out.append("  }")
     out.append("}")
     return "\n".join(out)
