@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import unicodedata
 from typing import Any, NamedTuple
 
@@ -20,8 +21,8 @@ from .ad.adjoint import expand_adjoint
 from .ad.tangent import expand_tangent
 from .errors import GradgraphTypeError, GradgraphValueError
 from .graph.core import aval_str
-from .interp import evaluate
 from .ops.shape import index_text
+from .symbolic import node_values
 from .trace import trace as _trace
 from .trace.pytree import flatten, leaf_paths
 
@@ -214,7 +215,8 @@ class Explanation:
             return s
         for a, b in _ASCII.items():
             s = s.replace(a, b)
-        return s.replace("\u0307", "_dot").replace("\u0304", "_bar")
+        s = re.sub("v\u0307(\\d*)", r"v\1_dot", s)
+        return re.sub("v\u0304(\\d*)", r"v\1_bar", s)
 
     def _header(self):
         d = "v\u0307" if self.mode == "forward" else "v\u0304"
@@ -271,13 +273,6 @@ def _numbering(g, nodes, how):
     else:
         raise GradgraphValueError(f"numbering must be 'notes' or 'trace', got {how!r}")
     return {n: k + 1 for k, n in enumerate(order)}
-
-
-def _all_values(g, leaves) -> dict:
-    """Every node's value by the reference interpreter (the graph's outputs set to all)."""
-    g.outputs = sorted(g.nx)
-    g.out_tree = None
-    return dict(zip(g.outputs, evaluate(g, *leaves)))
 
 
 def _leaf_labels(g) -> list[str]:
@@ -371,7 +366,7 @@ def explain(f, *args, mode: str = "forward", wrt: int = 0, decimals: int = 3,
         terms = record.get("terms", {})
         seeded = {y}
         dirs_in = {}
-    vals = _all_values(g2, list(leaves) + extra)
+    vals = node_values(g2, list(leaves) + extra)
 
     # who is called what: v3 for primal nodes, v̇3 / v̄3 for their derivative nodes
     label: dict[int, str] = {n: name[n] for n in rows_nodes}

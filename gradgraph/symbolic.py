@@ -133,8 +133,19 @@ def translate(g, leaves, opaque: bool = False) -> Translation:
     """Evaluate ``g`` on SymPy objects. Real and complex inputs become element symbols,
     integer and boolean inputs enter as their values (``leaves``). With ``opaque``, every
     float node of a zero-derivative op (``floor``, ``sign``, ``stop_gradient`` …) becomes a
-    fresh symbol, so SymPy's derivative follows gradgraph's convention (zero) exactly."""
+    fresh symbol, so SymPy's derivative follows gradgraph's convention (zero) exactly.
+
+    Integer and boolean nodes without a translation (``argmax``, ``argsort``, ``isnan`` …),
+    and symbolic integer operands of structured ops (an index computed by a cast), take their
+    values at ``leaves``: like Python control flow, they fix the path these arguments take."""
     inputs = [n for n in g.inputs if not g[n].get("capture")]
+    numeric: dict = {}
+
+    def value_at(n):
+        if not numeric:
+            numeric.update(node_values(g, leaves))
+        return np.asarray(numeric[n])
+
     env: dict[int, np.ndarray] = {}
     symbols: dict[int, np.ndarray] = {}
     dummies: list = []
@@ -154,6 +165,9 @@ def translate(g, leaves, opaque: bool = False) -> Translation:
         if d["op"] == "input":
             raise GradgraphValueError(f"input {g.name(n)} has no value (a captured outer value)")
         spec = OPS[d["op"]]
+        if spec.sympy is None and d["dtype"].kind in "biu":
+            env[n] = _obj(value_at(n))
+            continue
         if spec.sympy is None:
             raise UnsupportedOperationError(
                 f"op {d['op']!r} has no SymPy translation yet (its `sympy` field in the op "
@@ -169,7 +183,10 @@ def translate(g, leaves, opaque: bool = False) -> Translation:
             ops = []
             for a, v in zip(d["args"], args):
                 dt = g[a]["dtype"]
-                num = _numeric_operand(v, dt) if dt.kind in "biu" else None
+                num = None
+                if dt.kind in "biu":
+                    num = _numeric_operand(v, dt)
+                    num = value_at(a) if num is None else num
                 ops.append(v if num is None else num)
             out = spec.sympy(*ops, **d["attrs"])
         out = _obj(out) if not isinstance(out, np.ndarray) else out.astype(object, copy=False)
@@ -187,11 +204,45 @@ def translate(g, leaves, opaque: bool = False) -> Translation:
     return Translation(env, symbols, dummies)
 
 
+def node_values(g, leaves) -> dict:
+    """Every node's value at ``leaves`` (the flattened arguments), by the reference
+    interpreter on a copy of ``g`` whose outputs are all its nodes."""
+    from .interp import evaluate
+
+    h = g.copy()
+    h.outputs = sorted(h.nx)
+    h.out_tree = None
+    return dict(zip(h.outputs, evaluate(h, *leaves)))
+
+
 def _is_opaque(spec, d, g) -> bool:
     if d["dtype"].kind == "f":
         return spec.kind == "nondiff"
     # float -> integer casts carry no derivative either
     return d["dtype"].kind in "iu" and any(g[a]["dtype"].kind == "f" for a in d["args"])
+
+
+_STEPS = (sp.floor, sp.ceiling, sp.sign, sp.Heaviside, sp.frac)
+
+
+def _opaque_steps(e, opaque: list):
+    """Step functions inside translations (``fmod``'s floor, ``mod``) as opaque symbols, the
+    way :func:`translate` treats zero-derivative nodes: SymPy cannot differentiate ``floor``,
+    and gives DiracDelta for ``sign``; gradgraph's convention is zero. Bottom-up, so an inner
+    step is made opaque before the one around it."""
+    if not e.has(sp.Mod, *_STEPS):
+        return e
+    e = e.replace(sp.Mod, lambda a, b: a - b * sp.floor(a / b))  # NumPy's remainder
+    made: dict = {}
+
+    def opaque_symbol(t):
+        d = made.get(t)
+        if d is None:
+            d = made[t] = sp.Dummy(type(t).__name__, real=True)
+            opaque.append((d, t))
+        return d
+
+    return e.replace(lambda t: isinstance(t, _STEPS) and not t.is_number, opaque_symbol)
 
 
 def to_output(a: np.ndarray):
@@ -235,8 +286,10 @@ _TOL = {  # (rtol, atol) against SymPy, by the lowest precision involved
     "float64": (1e-7, 1e-9),
     "float32": (1e-4, 1e-5),
 }
-_FD_TOL = (1e-5, 1e-6)  # finite differences always run in float64
-_FD_STEP = np.finfo(np.float64).eps ** (1 / 3)  # central differences: h ~ eps^(1/3)
+# finite differences run in float64 (float32 arguments are upcast); a float32 node in the
+# graph (an explicit cast) makes them take the float32 step and tolerances
+_FD_TOL = {"float64": (1e-5, 1e-6), "float32": (1e-3, 1e-3)}
+_FD_STEP = {k: np.finfo(k).eps ** (1 / 3) for k in _FD_TOL}  # central: h ~ eps^(1/3)
 
 
 @dataclass
@@ -250,6 +303,7 @@ class Check:
     rtol: float
     atol: float
     worst: str = ""
+    skipped: str = ""  # why the check could not be made (then ok is True)
 
 
 class VerifyReport:
@@ -281,12 +335,17 @@ class VerifyReport:
 
     def __repr__(self) -> str:
         state = "passed" if self.ok else "FAILED (" + ", ".join(self.failed) + " disagreed)"
+        fd = self.checks["finite differences"]
+        fd_text = "skipped" if fd.skipped else f"{fd.max_abs_error:.3g}"
         return (f"<gg.verify {self.what}: {state}; SymPy max abs error "
-                f"{self.max_abs_error:.3g}, finite differences {self.fd_max_abs_error:.3g}>")
+                f"{self.max_abs_error:.3g}, finite differences {fd_text}>")
 
     def __str__(self) -> str:
         lines = [f"gg.verify {self.what}: " + ("passed" if self.ok else "FAILED")]
         for c in self.checks.values():
+            if c.skipped:
+                lines.append(f"  {c.name:<19} skipped: {c.skipped}")
+                continue
             lines.append(f"  {c.name:<19} {'ok' if c.ok else 'DISAGREES':<9} max abs error "
                          f"{c.max_abs_error:.3g}, max rel error {c.max_rel_error:.3g} "
                          f"(rtol {c.rtol:g}, atol {c.atol:g})")
@@ -315,6 +374,13 @@ def _precision(dtypes) -> str:
     return "float32" if any(np.dtype(d).itemsize < 8 for d in dtypes) else "float64"
 
 
+def _exact(v) -> sp.Float:
+    return sp.Float(float(v), _DIGITS)
+
+
+_DIGITS = 30  # SymPy evaluates derivatives to this many digits
+
+
 def _sym_value(v) -> float:
     """A SymPy number as a float: NaN where it is not real (NumPy's real arithmetic)."""
     if v is sp.nan or v is sp.zoo:
@@ -324,7 +390,7 @@ def _sym_value(v) -> float:
     if v == -sp.oo:
         return -math.inf
     try:
-        c = complex(sp.N(v, 30))
+        c = complex(sp.N(v, _DIGITS))
     except TypeError:
         raise GradgraphValueError(f"SymPy could not evaluate {v} to a number") from None
     if abs(c.imag) > 1e-12 * max(1.0, abs(c.real)):
@@ -403,7 +469,7 @@ def _gg_derivative(f, seq, scalar):
     return api.jacfwd(_gg_derivative(f, seq[:-1], scalar), seq[-1])
 
 
-def _fd(fun, args, leaf_pos: list[int], arg_tree):
+def _fd(fun, args, leaf_pos: list[int], arg_tree, step: float):
     """Central differences of ``fun`` along every element of the leaves at ``leaf_pos``
     (positions among the flattened ``args``); one array ``out.shape + leaf.shape`` each,
     in float64."""
@@ -414,7 +480,7 @@ def _fd(fun, args, leaf_pos: list[int], arg_tree):
         x0 = leaves[p]
         cols = []
         for idx in np.ndindex(x0.shape):
-            h = _FD_STEP * max(1.0, abs(float(x0[idx])))
+            h = step * max(1.0, abs(float(x0[idx])))
             vals = []
             for sgn in (1.0, -1.0):
                 x = x0.copy()
@@ -439,11 +505,14 @@ def verify(f, *args, argnums=0, order: int = 1, rtol: float | None = None,
     shape ``out.shape + in.shape``); ``order=2`` the Hessian (``gg.hessian``; for a tuple
     ``argnums`` the blocks ``H[i][j]`` from ``gg.jacfwd(gg.grad(f, i), j)``); higher orders
     apply ``gg.jacfwd`` again. Finite differences are taken of ``f`` (order 1) or of the
-    order ``k - 1`` generated derivative (order ``k``), in float64, step ``eps**(1/3)``.
+    order ``k - 1`` generated derivative (order ``k``), in float64, step
+    ``eps**(1/3) * max(1, |x|)``; they are skipped for functions using ``gg.stop_gradient``
+    (plain NumPy cannot see it).
 
     An entry agrees when ``|actual - expected| <= atol * max(1, max|expected|) +
-    rtol * |expected|``: against SymPy ``rtol=1e-7, atol=1e-9`` (float32 involved:
-    ``1e-4, 1e-5``), against finite differences ``1e-5, 1e-6``. Arguments above
+    rtol * |expected|``: against SymPy ``rtol=1e-7, atol=1e-9``, against finite differences
+    ``1e-5, 1e-6``; with a float32 node anywhere in the graph ``1e-4, 1e-5`` and ``1e-3,
+    1e-3`` (and the float32 step). ``rtol``/``atol`` override the SymPy ones. Arguments above
     ``max_elements`` differentiated elements, graphs above ``max_ops`` element operations
     or derivatives above ``max_entries`` entries are refused with a ``ValueError``.
 
@@ -499,7 +568,7 @@ def verify(f, *args, argnums=0, order: int = 1, rtol: float | None = None,
             "max_entries=")
     leaves, _ = flatten(tuple(args))
     tr = translate(g, leaves, opaque=True)
-    out = tr.env[y]
+    out = _map(lambda e: _opaque_steps(sp.sympify(e), tr.opaque), tr.env[y])
     # the point: exact values of every symbol, then of every opaque node in creation order
     inputs = [n for n in g.inputs if not g[n].get("capture")]
     point: dict = {}
@@ -508,14 +577,15 @@ def verify(f, *args, argnums=0, order: int = 1, rtol: float | None = None,
             vals = np.asarray(leaf)
             for idx in np.ndindex(vals.shape):
                 v = vals[idx]
-                point[tr.symbols[n][idx]] = (sp.Rational(float(v)) if np.isrealobj(vals) else
-                                             sp.Rational(float(v.real)) + sp.I * sp.Rational(
-                                                 float(v.imag)))
+                # the argument's exact binary value, as a 30-digit Float: exact Rationals
+                # make SymPy factor huge integers in powers like (p/2**52)**(p/2**52)
+                point[tr.symbols[n][idx]] = (_exact(v) if np.isrealobj(vals) else
+                                             _exact(v.real) + sp.I * _exact(v.imag))
     resolved = {}
     for dmy, expr in tr.opaque:
         e = sp.sympify(expr).xreplace(resolved)
         resolved[dmy] = e
-        point[dmy] = sp.Float(_sym_value(e.xreplace(point)), 30)
+        point[dmy] = _exact(_sym_value(e.xreplace(point)))
     sympy_expr = to_output(_map(lambda e: sp.sympify(e).xreplace(resolved), out))
     scalar = yd["shape"] == ()
     D = _Diff()
@@ -531,27 +601,37 @@ def verify(f, *args, argnums=0, order: int = 1, rtol: float | None = None,
     def fd_for(seq):
         lower = f if len(seq) == 1 else _gg_derivative(f, seq[:-1], scalar)
         pos = [inputs.index(n) for n in per_arg[nums.index(seq[-1])]]
-        return _fd(lower, args, pos, trees[seq[-1]])
+        return _fd(lower, args, pos, trees[seq[-1]], _FD_STEP[prec])
 
+    prec = _precision(g[n]["dtype"] for n in g.live() if g[n]["dtype"].kind == "f")
+    # plain NumPy runs stop_gradient as the identity: differences of f cannot see it
+    fd_skip = ("the function uses gg.stop_gradient, which finite differences of the NumPy "
+               "function cannot see" if any(g[n]["op"] == "stop_gradient" for n in g.live())
+               else "")
+    if fd_skip:
+        fd_for = lambda seq: None  # noqa: E731
     if order == 1 and tuple_argnums:
         seqs = [(i,) for i in nums]
         actual = _gg_derivative(f, (tuple(nums),), scalar)(*args)
         expected = tuple(expected_for(s) for s in seqs)
-        fd = tuple(fd_for(s) for s in seqs)
+        fd = None if fd_skip else tuple(fd_for(s) for s in seqs)
     elif order == 2 and tuple_argnums:
         actual = tuple(tuple(_gg_derivative(f, (i, j), scalar)(*args) for j in nums)
                        for i in nums)
         expected = tuple(tuple(expected_for((i, j)) for j in nums) for i in nums)
-        fd = tuple(tuple(fd_for((i, j)) for j in nums) for i in nums)
+        fd = None if fd_skip else tuple(tuple(fd_for((i, j)) for j in nums) for i in nums)
     else:
         seq = (nums[0],) * order
         actual = _gg_derivative(f, seq, scalar)(*args)
         expected, fd = expected_for(seq), fd_for(seq)
-    dtypes = [g[n]["dtype"] for ns in per_arg for n in ns] + [yd["dtype"]]
-    r0, a0 = _TOL[_precision(dtypes)]
+    r0, a0 = _TOL[prec]
     checks = [_compare("sympy", actual, expected, r0 if rtol is None else rtol,
-                       a0 if atol is None else atol),
-              _compare("finite differences", actual, fd, *_FD_TOL)]
+                       a0 if atol is None else atol)]
+    if fd is None:
+        checks.append(Check("finite differences", True, math.nan, math.nan, *_FD_TOL[prec],
+                            skipped=fd_skip))
+    else:
+        checks.append(_compare("finite differences", actual, fd, *_FD_TOL[prec]))
     name = getattr(f, "__name__", "f")
     names = ", ".join(g.arg_names[i] for i in nums)
     what = f"of {'f' if name == '<lambda>' else name} (order {order} w.r.t. {names})"
