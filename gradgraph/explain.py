@@ -204,11 +204,12 @@ class Explanation:
 
     def __init__(self, mode, rows, title, summary, derivative, ascii=False):
         self.mode = mode
-        self.rows = rows
+        self._ascii = ascii
+        self.rows = [Row(self._text(r.name), self._text(r.expression), r.value, r.derivative,
+                         self._text(r.derivation), r.terms, r.node) for r in rows]
         self.title = title
         self.summary = summary
         self.derivative = derivative  # forward: the output's v̇; reverse: v̄ of each input
-        self._ascii = ascii
 
     def _text(self, s: str) -> str:
         if not self._ascii:
@@ -359,7 +360,8 @@ def explain(f, *args, mode: str = "forward", wrt: int = 0, decimals: int = 3,
         record: dict = {}
         bars = expand_adjoint(g2, floats, [(y, s)], record=record) if y not in inputs else {}
         deriv = dict(record.get("bar", {}))
-        deriv[y] = s
+        if y in name:  # (a constant output has no row and no derivatives)
+            deriv[y] = s
         for n in floats:
             if n in bars and record.get("terms", {}).get(n):
                 deriv[n] = bars[n]
@@ -438,18 +440,20 @@ def explain(f, *args, mode: str = "forward", wrt: int = 0, decimals: int = 3,
         title = f"forward mode at {where}; v\u0307 = ∂v/∂{wlabel}" + (
             "" if direction is None else " along the given direction")
         outs = [f"y = {name[o]} = {fmt(vals[o], decimals)}, ∂y/∂{wlabel} = {dname[o]} = "
-                f"{fmt(vals[deriv[o]] if o in deriv else 0.0, decimals)}"
-                for o in g.outputs if o in name]
+                f"{fmt(vals[deriv[o]] if o in deriv else 0.0, decimals)}" if o in name else
+                f"y = {fmt(vals[o], decimals)} (a constant), ∂y/∂{wlabel} = 0"
+                for o in g.outputs]
         derivative = [vals[deriv[o]] if o in deriv else np.zeros(g[o]["shape"])
                       for o in g.outputs]
         derivative = derivative[0] if len(derivative) == 1 else tuple(derivative)
         summary = "; ".join(outs)
     else:
-        title = f"reverse mode at {where}; v\u0304 = ∂y/∂v, seeded {dname[y]} = " \
+        yname = dname.get(y, "v\u0304(y)")
+        title = f"reverse mode at {where}; v\u0304 = ∂y/∂v, seeded {yname} = " \
                 f"{fmt(seed, decimals)} (read from the bottom up)"
         derivative = {lb: rows[number[n] - 1].derivative for lb, n in zip(labels_in, inputs)
                       if n in floats}
-        summary = f"y = {name[y]} = {fmt(vals[y], decimals)}; " + ", ".join(
+        summary = f"y = {name.get(y, 'a constant')} = {fmt(vals[y], decimals)}; " + ", ".join(
             f"∂y/∂{lb} = {dname[n]} = {fmt(rows[number[n] - 1].derivative, decimals)}"
             for lb, n in zip(labels_in, inputs) if n in floats)
     t = Explanation(mode, rows, title, summary, derivative, ascii=ascii)

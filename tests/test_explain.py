@@ -31,7 +31,8 @@ def test_forward_table_of_the_notes():
     assert np.allclose([float(r.value) for r in t.rows], VALUES, rtol=1e-15)
     assert np.allclose([float(r.derivative) for r in t.rows], DOTS_X1, rtol=1e-15)
     name, expression, value, dot = t.rows[2]  # a row unpacks as (name, expression, value, v̇)
-    assert (name, expression, round(float(value), 3), float(dot)) == ("v3", "v3 = ln v1", 0.693, 0.5)
+    assert (name, expression, round(float(value), 3), float(dot)) == (
+        "v3", "v3 = ln v1", 0.693, 0.5)
     text = str(t)
     for piece in ("0.693", "-0.959", "10.693", "11.652", "∂y/∂x1 = v̇7 = 5.5",
                   "v̇4 = v̇1 × v2 + v̇2 × v1 = 1 × 5 + 0 × 2 = 5",

@@ -187,7 +187,8 @@ def test_float32_is_checked_with_float32_tolerances():
 
 def test_a_wrong_partial_is_caught_by_both_checks(monkeypatch):
     # sin' = 2 cos: a deliberately wrong rule, restored by monkeypatch after the test
-    monkeypatch.setattr(OPS["sin"], "partials", lambda B, a, o, act: (B.multiply(2.0, B.cos(a[0])),))
+    monkeypatch.setattr(OPS["sin"], "partials",
+                        lambda B, a, o, act: (B.multiply(2.0, B.cos(a[0])),))
     r = gg.verify(notes, 2.0, 5.0, argnums=(0, 1))
     assert not r
     assert set(r.failed) == {"sympy", "finite differences"}
