@@ -6,6 +6,7 @@ from .ad.adjoint import adjoint
 from .ad.tangent import tangent
 from .api import (compile, derivative, detach, elementwise_grad, grad, hessian, hvp,
                   jacfwd, jacobian, jacrev, jvp, stop_gradient, value_and_grad, vjp)
+from .checks import verify
 from .codegen.driver import codegen
 from .eager import Tensor, no_grad, tensor
 from .errors import GradgraphError, UnsupportedOperationError
@@ -14,7 +15,7 @@ from .function import Function
 from .graph.core import Graph
 from .rewrite import simplify
 from .rewrite.sizes import sizes  # an addition to API.md: node counts per derivative order
-from .symbolic import to_sympy, verify
+from .symbolic import to_sympy
 from .trace import trace
 
 __version__ = "0.1.0"

@@ -324,50 +324,17 @@ def explain(f, *args, mode: str = "forward", wrt: int = 0, decimals: int = 3,
     dot = "\u0307" if mode == "forward" else "\u0304"
     dname = {n: f"v{dot}{k}" for n, k in number.items()}
     g2 = g.copy()
-
     if mode == "forward":
+        if not isinstance(wrt, (int, np.integer)):
+            raise GradgraphValueError(f"wrt is the index of one argument, got {wrt!r}")
         (k,) = _argnums(wrt, len(g.in_tree[1]))
         _, (wrt_nodes,) = _wrt(g, k, "gg.explain")
         dirs_in = _direction(g, wrt_nodes, direction)
-        dirs, extra = {}, []
-        for n in floats:  # every float input gets a tangent: 0 for the others, as the notes
-            dirs[n] = g2.input(g[n]["shape"], g[n]["dtype"], name=f"{name[n]}_dot")
-            extra.append(dirs_in.get(n, np.zeros(g[n]["shape"], g[n]["dtype"])))
-        deriv = expand_tangent(g2, dirs)
-        seeded = set(dirs)
-        terms = {}
+        extra, deriv = _expand_forward(g2, floats, name, dirs_in)
+        seeded, terms = set(floats), {}
     else:
-        if len(g.outputs) != 1 or g.out_tree != "*":
-            raise GradgraphValueError("gg.explain(mode='reverse') needs a function returning "
-                                      "one array")
-        y = g.outputs[0]
-        yd = g[y]
-        if yd["dtype"].kind != "f":
-            raise GradgraphTypeError(f"gg.explain(mode='reverse') needs a real floating "
-                                     f"output, got {yd['dtype']}", loc=yd.get("loc"))
-        if seed is None:
-            if yd["shape"] != ():
-                raise GradgraphValueError(
-                    f"gg.explain(mode='reverse') seeds v̄ = 1 on a scalar output, but the "
-                    f"output has shape {yd['shape']}; pass seed= (an array of that shape) or "
-                    "sum the output", loc=yd.get("loc"))
-            seed = 1.0
-        seed = np.asarray(seed, yd["dtype"])
-        if seed.shape != yd["shape"]:
-            raise GradgraphValueError(f"seed has shape {seed.shape}, the output {yd['shape']}")
-        s = g2.input(yd["shape"], yd["dtype"], name="seed")
-        extra = [seed]
-        record: dict = {}
-        bars = expand_adjoint(g2, floats, [(y, s)], record=record) if y not in inputs else {}
-        deriv = dict(record.get("bar", {}))
-        if y in name:  # (a constant output has no row and no derivatives)
-            deriv[y] = s
-        for n in floats:
-            if n in bars and record.get("terms", {}).get(n):
-                deriv[n] = bars[n]
-        terms = record.get("terms", {})
-        seeded = {y}
-        dirs_in = {}
+        y, seed, extra, deriv, terms = _expand_reverse(g2, inputs, floats, name, seed)
+        seeded, dirs_in = {y}, {}
     vals = node_values(g2, list(leaves) + extra)
 
     # who is called what: v3 for primal nodes, v̇3 / v̄3 for their derivative nodes
@@ -379,9 +346,6 @@ def explain(f, *args, mode: str = "forward", wrt: int = 0, decimals: int = 3,
 
     def sym_leaf(m):
         return label.get(m) or _const(g2, m, decimals)
-
-    def num_leaf(m):
-        return fmt(vals[m], decimals) if m in label else _const(g2, m, decimals)
 
     def write(v, n, prefer, numeric=False):
         """Derivative node ``v`` in row ``n``: a name where it stands for another node, else
@@ -459,6 +423,52 @@ def explain(f, *args, mode: str = "forward", wrt: int = 0, decimals: int = 3,
     t = Explanation(mode, rows, title, summary, derivative, ascii=ascii)
     t.decimals = int(decimals)
     return t
+
+
+def _expand_forward(g2, floats, name, dirs_in):
+    """Tangent nodes for every float input (new inputs ``v1_dot`` …, valued 0 except along
+    the chosen argument, as the notes' v̇2 = 0); returns their values and ``{node: v̇}``."""
+    dirs, extra = {}, []
+    for n in floats:
+        d = g2[n]
+        dirs[n] = g2.input(d["shape"], d["dtype"], name=f"{name[n]}_dot")
+        extra.append(dirs_in.get(n, np.zeros(d["shape"], d["dtype"])))
+    return extra, expand_tangent(g2, dirs)
+
+
+def _expand_reverse(g2, inputs, floats, name, seed):
+    """Adjoint nodes seeded by a new input (so the seed is not mistaken for a constant 1 of
+    some rule); returns ``(output, seed, [seed], {node: v̄}, {node: [(consumer, term)]})``."""
+    if len(g2.outputs) != 1 or g2.out_tree != "*":
+        raise GradgraphValueError("gg.explain(mode='reverse') needs a function returning "
+                                  "one array")
+    y = g2.outputs[0]
+    yd = g2[y]
+    if yd["dtype"].kind != "f":
+        raise GradgraphTypeError(f"gg.explain(mode='reverse') needs a real floating output, "
+                                 f"got {yd['dtype']}", loc=yd.get("loc"))
+    if seed is None:
+        if yd["shape"] != ():
+            raise GradgraphValueError(
+                f"gg.explain(mode='reverse') seeds v̄ = 1 on a scalar output, but the output "
+                f"has shape {yd['shape']}; pass seed= (an array of that shape) or sum the "
+                "output", loc=yd.get("loc"))
+        seed = 1.0
+    seed = np.asarray(seed, yd["dtype"])
+    if seed.shape != yd["shape"]:
+        raise GradgraphValueError(f"seed has shape {seed.shape}, the output {yd['shape']}; "
+                                  "give one of the output's shape")
+    s = g2.input(yd["shape"], yd["dtype"], name="seed")
+    record: dict = {}
+    bars = expand_adjoint(g2, floats, [(y, s)], record=record) if y not in inputs else {}
+    deriv = dict(record.get("bar", {}))
+    terms = record.get("terms", {})
+    if y in name:  # (a constant output has no row and no derivatives)
+        deriv[y] = s
+    for n in floats:
+        if n in bars and terms.get(n):
+            deriv[n] = bars[n]
+    return y, seed, [seed], deriv, terms
 
 
 def _direction(g, wrt_nodes, direction):

@@ -123,5 +123,7 @@ def test_errors():
         gg.explain(lambda x: x * 2.0, np.ones(2), mode="reverse")
     with pytest.raises(TypeError, match="int64"):
         gg.explain(lambda x, n: x * n, 1.0, np.int64(3), wrt=1)
+    with pytest.raises(ValueError, match="one argument"):
+        gg.explain(notes, X1, X2, wrt=(0, 1))
     t = gg.explain(lambda x: x * 2.0, np.ones(2), mode="reverse", seed=np.array([1.0, 3.0]))
     assert t.rows[0].derivative.tolist() == [2.0, 6.0]
