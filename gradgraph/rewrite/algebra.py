@@ -8,8 +8,10 @@ So it runs only when asked: ``gg.config.simplify = "algebra"`` or
 
 A *region* is the float64 arithmetic (``add subtract multiply negative divide``, and
 ``power`` by a small integer constant) whose operands have the node's shape or are scalar
-constants. Everything else is an *atom*. A polynomial is ``{monomial: Fraction}``, a monomial a
-sorted tuple of ``(atom, exponent)``; exponents may be negative (``1 / x``). Division by a
+constants. Everything else is an *atom*. A polynomial is ``{monomial: float}``, a monomial a
+sorted tuple of ``(atom, exponent)``; exponents may be negative (``1 / x``). Coefficients are
+floats (integers stay exact up to 2**53; Fractions made long chains of decimal constants
+crawl). The pass never returns a bigger graph than it was given. Division by a
 polynomial that is not one term makes the denominator an atom. Polynomials growing past
 ``MAX_TERMS`` terms become atoms too, so expansion never explodes.
 """
@@ -17,7 +19,6 @@ polynomial that is not one term makes the denominator an atom. Polynomials growi
 from __future__ import annotations
 
 from collections import Counter
-from fractions import Fraction
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from ..ops.registry import OPS
 from .replay import _PURE, _STANDARD, Replay, _reach, dce
 from ..graph.core import Guard
 
-MAX_TERMS = 64
+MAX_TERMS = 32
 _ARITH = {"add", "subtract", "multiply", "negative", "divide", "power", "square"}
 _F64 = np.dtype(np.float64)
 
@@ -90,11 +91,13 @@ class _Algebra:
         if d["op"] == "const" and d["shape"] == ():
             v = d["value"]
             try:
-                f = Fraction(float(v))
-            except (OverflowError, ValueError, TypeError):
-                return {((n, 1),): Fraction(1)}
+                f = float(v)
+            except (TypeError, ValueError):
+                return {((n, 1),): 1.0}
+            if f != f or f in (float("inf"), float("-inf")):
+                return {((n, 1),): 1.0}
             return {(): f} if f else {}
-        return {((n, 1),): Fraction(1)}
+        return {((n, 1),): 1.0}
 
     def build(self, op, args, attrs):
         ps = [self.of(a) for a in args]
@@ -112,17 +115,17 @@ class _Algebra:
             den = ps[1]
             if len(den) == 1:
                 (m, c), = den.items()
-                inv = {tuple((v, -e) for v, e in m): 1 / c}
+                inv = {tuple((v, -e) for v, e in m): 1.0 / c}
                 return self._mul(ps[0], inv)
             atom = self.emit(den)
-            return self._mul(ps[0], {((atom, -1),): Fraction(1)})
+            return self._mul(ps[0], {((atom, -1),): 1.0})
         if op == "power":
             k = self._small_int(args[1])
             if k is None:
                 return None
             if k < 0:
                 return None
-            r = {(): Fraction(1)}
+            r = {(): 1.0}
             for _ in range(k):
                 r = self._mul(r, ps[0])
                 if r is None:
@@ -145,7 +148,7 @@ class _Algebra:
     def _mul(self, p, q):
         if p is None or q is None:
             return None
-        if len(p) * len(q) > MAX_TERMS * MAX_TERMS:
+        if len(p) * len(q) > 8 * MAX_TERMS:  # expanding would cost more than it saves
             return None
         return p_mul(p, q)
 

@@ -101,7 +101,11 @@ def simplify(g, inplace: bool = False, rules=None, algebra: bool | None = None):
     if algebra:
         from .algebra import algebra as collect
 
-        cur = _rounds(collect(cur, stats.hits), table, stats)
+        cand = _rounds(collect(cur, stats.hits), table, stats)
+        if len(cand) <= len(cur):  # collecting may not pay (many atoms): keep the smaller
+            cur = cand
+        else:
+            stats.hits["algebra kept out"] += 1
     stats.after = len(cur)
     cur.rewrite_stats = stats
     if inplace:
