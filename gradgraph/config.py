@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 
-simplify = True  # run gg.simplify inside every transform (set False to see raw expansions)
+simplify = True  # gg.simplify in every transform: False = raw expansions; "algebra" = also the
+#                 opt-in algebraic pass (collects like terms; exact only to rounding)
 max_trace_ops = 5_000_000  # a trace recording more operations is stopped (runaway loops)
 
 
