@@ -509,3 +509,18 @@ def test_sizes_cli(tmp_path, capsys):
     rows = [ln.split() for ln in out.splitlines() if ln.strip()[:1].isdigit()]
     assert [r[0] for r in rows] == ["1", "2", "3"]
     assert rows[-1][2:5] == ["19", "11", "11"]  # order 3: off, exact, algebra
+
+
+def test_mul_const_chain_only_where_exact():
+    big = np.array([1.0, -3.0, 1e308, 8.9e307, -0.0, np.nan, np.inf, 5e-324, 1.7e-308])
+    s = check_rule(lambda x: 100.0 * (2.0 * x), (big,), "mul-const-chain",
+                   ["input", "const", "multiply"])
+    assert s.evaluate(big)[2] == np.inf  # 2 * 1e308 overflows, and so does 200 * 1e308
+    check_rule(lambda x: (x * 4.0) * -3.0, (big,), "mul-const-chain")
+    for f in (lambda x: 0.5 * (2.0 * x),   # |c1| < 1: 2x may overflow where x is fine
+              lambda x: 3.0 * (0.5 * x),   # inner not a power of two >= 1
+              lambda x: 100.0 * (3.0 * x)):
+        g, s = simplified(f, big)
+        assert s.rewrite_stats["mul-const-chain"] == 0
+        with np.errstate(all="ignore"):
+            assert same_bits(s.evaluate(big), f(big))

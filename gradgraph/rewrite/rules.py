@@ -163,6 +163,35 @@ def _mul_minus_one(cx, op, args, attrs, d):
     return None
 
 
+def _pow2_at_least_one(v) -> bool:
+    m, e = math.frexp(v)
+    return abs(m) == 0.5 and e >= 1  # +-2**k, k >= 0
+
+
+def _mul_const_chain(cx, op, args, attrs, d):
+    """``c1 * (c2 * x) -> (c1 * c2) * x`` when ``c2 = +-2**k`` (k >= 0) and ``|c1| >= 1``:
+    then ``c2 * x`` is exact, ``c1 * c2`` is exact, and ``c2 * x`` overflows only where the
+    product does too, so the one rounding left is the same (the power rule's ``2 * x``
+    under a constant cotangent, as in ``100 * (2 * t)``)."""
+    for outer, inner in ((args[0], args[1]), (args[1], args[0])):
+        c1 = cx.uniform(outer)
+        ni = cx.node(inner)
+        if c1 is None or ni["op"] != "multiply" or not cx.is_scalar_const(outer):
+            continue
+        for k, x in ((0, ni["args"][1]), (1, ni["args"][0])):
+            c2n = ni["args"][k]
+            if not cx.is_scalar_const(c2n) or not _float(cx, x):
+                continue
+            try:
+                f1, f2 = float(np.asarray(c1)), float(np.asarray(cx.uniform(c2n)))
+            except (TypeError, ValueError):
+                continue
+            if (math.isfinite(f1) and abs(f1) >= 1 and _pow2_at_least_one(f2)
+                    and math.isfinite(f1 * f2) and cx.node(x)["shape"] == d["shape"]):
+                return cx.make("multiply", cx.scalar(f1 * f2, d["dtype"]), x)
+    return None
+
+
 def _div_one(cx, op, args, attrs, d):
     a, b = args
     if _is(cx.uniform(b), 1):
@@ -340,6 +369,9 @@ RULES: tuple[Rule, ...] = (
          _CONSTISH),
     Rule("sub-zero", ("subtract",), _sub_zero, "x - 0.0 is x", _CONSTISH),
     Rule("mul-minus-one", ("multiply",), _mul_minus_one, "x * -1 is -x", _CONSTISH),
+    Rule("mul-const-chain", ("multiply",), _mul_const_chain,
+         "c1 * (2**k * x) -> (c1 * 2**k) * x for |c1| >= 1, k >= 0 (the only exact merge)",
+         frozenset({"const"})),
     Rule("pow-small-int", ("power",), _pow_small_int,
          "x**1 -> x, x**2 -> x*x, x**-1 -> 1/x, x**0 -> 1 (float x)", _CONSTISH),
     Rule("neg-neg", ("negative",), _neg_neg, "-(-x) is x", _NEG),
