@@ -275,6 +275,14 @@ def test_broadcasting_indexing_and_iteration():
     np.testing.assert_array_equal(x.grad.numpy(), 2 * np.arange(4.0))
 
 
+def test_constructor_format_and_repr():
+    t = gg.Tensor([1.0, 2.0], requires_grad=True)
+    assert isinstance(t, gg.Tensor) and t.requires_grad and t.is_leaf
+    s = (t * t).sum()
+    assert f"{s:.2f}" == "5.00" and repr(s) == "tensor(5., grad_fn=<sum>)"
+    assert str(gg.tensor([[1, 2], [3, 4]])) == "tensor([[1, 2],\n        [3, 4]])"
+
+
 def test_float32_is_kept_and_leaves_not_reached_keep_grad_none():
     x = gg.tensor(np.ones(3, np.float32), requires_grad=True)
     unused = gg.tensor(1.0, requires_grad=True)
@@ -307,8 +315,8 @@ def _mlp_step(params, X, Y, trained):
 
 
 def test_training_loop_frees_each_graph_and_memory_stays_flat():
-    """Measured: ~150 kB traced before and after 1,000 steps (each step's graph is freed
-    by backward; without backward, by reference counting)."""
+    """Each step's graph is freed (by backward; without backward, by reference counting)
+    and traced memory stays flat (docs/eager.md has the longer measurement)."""
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, (100, 2))
     Y = 2 * X[:, 0] + X[:, 0] * X[:, 1]
@@ -320,15 +328,15 @@ def test_training_loop_frees_each_graph_and_memory_stays_flat():
     for trained in (True, False):
         tracemalloc.start()
         graphs = []
-        for i in range(300):
+        for i in range(150):
             loss, graph = _mlp_step(params, X, Y, trained)
             graphs.append(graph)
-            if i == 50:
+            if i == 30:
                 gc.collect()
                 early = tracemalloc.get_traced_memory()[0]
         gc.collect()
         late = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
         assert sum(g() is not None for g in graphs) == 0  # every step's graph is gone
-        assert late - early < 40_000, (early, late)  # the weakrefs themselves are ~20 kB
+        assert late - early < 30_000, (early, late)  # the weakrefs themselves are ~10 kB
     assert loss < 0.5 * first  # and it did train
