@@ -54,6 +54,8 @@ def literal(v) -> str:
 def array_literal(a: np.ndarray) -> str:
     a = np.asarray(a)
     dt = f"np.{a.dtype.name}" if a.dtype != bool else "bool"
+    if a.size == 0:  # tolist() of an empty array loses its shape: [] for (0, 3)
+        return f"np.zeros({a.shape!r}, dtype={dt})"
     if a.size <= INLINE_CONST_LIMIT and (a.dtype.kind in "biu" or np.all(np.isfinite(a))):
         return f"np.array({a.tolist()!r}, dtype={dt})"
     raw = np.ascontiguousarray(a).tobytes()
@@ -112,7 +114,7 @@ def generate(g, name: str = "f") -> Generated:
     # names of values and inputs
     var: dict[int, str] = {}
     module_consts: list[tuple[str, np.ndarray]] = []
-    taken: set[str] = set()
+    names = g.names()
     rng_var, rng_env, rng_declare = bind_generators(  # generators drawn from (ops/random.py)
         g, order, [safe_name(a) for a in (g.arg_names or [])])
     for n in order:
@@ -129,10 +131,7 @@ def generate(g, name: str = "f") -> Generated:
                 var[n] = f"c{n}"
                 module_consts.append((var[n], np.asarray(v)))
         else:
-            var[n] = g.name(n)
-            if var[n] in taken:  # two nodes may stand for one (an inlined inner derivative)
-                var[n] = f"v{n}"
-        taken.add(var[n])
+            var[n] = names[n]
 
     # arguments: one per user positional argument, leaves unpacked inside
     arg_names = [safe_name(a) for a in (g.arg_names or [f"x{i}" for i in range(len(g.inputs))])]

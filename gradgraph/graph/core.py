@@ -168,6 +168,8 @@ class Graph:
         g.outputs = list(self.outputs)
         g.guards = list(self.guards)
         g.in_tree, g.out_tree, g.arg_names = self.in_tree, self.out_tree, self.arg_names
+        for k, v in self.__dict__.items():  # attributes other parts added (random_meta …),
+            g.__dict__.setdefault(k, v)  # as the rewrite replay keeps them
         return g
 
     # -- reading -------------------------------------------------------------------------
@@ -206,17 +208,38 @@ class Graph:
             stack.extend(nodes[n]["args"])
         return keep
 
+    def names(self) -> dict[int, str]:
+        """Every node's display name, unique: when two nodes stand for the same thing (the
+        adjoint of v4 from a first and a second expansion), the later one keeps ``v<id>``."""
+        out, taken = {}, set()
+        for n in self.order():
+            name = self.name(n)
+            if name in taken:
+                name = f"v{n}"
+            taken.add(name)
+            out[n] = name
+        return out
+
     def name(self, n: int) -> str:
         """Display name: user argument names for inputs, ``v3_bar``/``v3_dot`` for the
         adjoint/tangent that stands for node 3, ``v7`` otherwise."""
-        d = self.nx._node[n]
-        if d.get("name") and d["op"] == "input":
-            return d["name"]
-        of = d.get("of")
-        if of is not None:  # the node it stands for may be gone (dead code): keep its id
-            base = self.name(of[0]) if of[0] in self.nx else f"v{of[0]}"
-            return f"{base}_{of[1]}"
-        return f"v{n}"
+        nodes, suffixes, seen = self.nx._node, [], set()
+        while True:  # follow "stands for" links (v3_bar_dot …); no recursion, no cycles
+            d = nodes.get(n)
+            if d is None:  # the node it stands for is gone (dead code): keep its id
+                base = f"v{n}"
+                break
+            if d.get("name") and d["op"] == "input":
+                base = d["name"]
+                break
+            of = d.get("of")
+            if of is None or n in seen:
+                base = f"v{n}"
+                break
+            seen.add(n)
+            suffixes.append(of[1])
+            n = of[0]
+        return "_".join([base] + suffixes[::-1])
 
     def __str__(self) -> str:
         from .listing import listing

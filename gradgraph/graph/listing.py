@@ -37,13 +37,14 @@ def attrs_text(attrs: dict) -> str:
     return "[" + ", ".join(f"{k}={v!r}" for k, v in sorted(attrs.items())) + "]"
 
 
-def node_rhs(g, n) -> str:
+def node_rhs(g, n, names=None) -> str:
     d = g[n]
     if d["op"] == "input":
         return "input"
     if d["op"] == "const":
         return "const " + const_text(d["value"])
-    return f"{d['op']}{attrs_text(d['attrs'])} " + " ".join(g.name(a) for a in d["args"])
+    names = names or g.names()
+    return f"{d['op']}{attrs_text(d['attrs'])} " + " ".join(names[a] for a in d["args"])
 
 
 def listing(g) -> str:
@@ -52,14 +53,15 @@ def listing(g) -> str:
     ``v3:f64[] = log x1    # primal  demo.py:4``
     """
     lines = []
+    names = g.names()
     for n in g.order():
         d = g[n]
-        lhs = f"{g.name(n)}:{aval_str(d['shape'], d['dtype'])}"
+        lhs = f"{names[n]}:{aval_str(d['shape'], d['dtype'])}"
         comment = d["role"] + (f"  {d['loc']}" if d.get("loc") else "")
-        lines.append(f"{lhs} = {node_rhs(g, n)}".ljust(40) + f"  # {comment}")
-    lines.append("outputs: " + ", ".join(g.name(n) for n in g.outputs))
+        lines.append(f"{lhs} = {node_rhs(g, n, names)}".ljust(40) + f"  # {comment}")
+    lines.append("outputs: " + ", ".join(names[n] for n in g.outputs))
     for gd in g.guards:
-        lines.append(f"guard: {gd.kind} {g.name(gd.node)} == {gd.expected!r}"
+        lines.append(f"guard: {gd.kind} {names[gd.node]} == {gd.expected!r}"
                      + (f"  # {gd.loc}" if gd.loc else ""))
     return "\n".join(lines)
 
@@ -71,11 +73,12 @@ def _dot_escape(s: str) -> str:
 def to_dot(g) -> str:
     out = ["digraph gradgraph {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
     outputs = set(g.outputs)
+    names = g.names()
     for n in g.order():
         d = g[n]
         fill, shape = _STYLE[d["role"]]
-        label = (_dot_escape(f"{g.name(n)} = {const_text(d['value'])}") if d["op"] == "const"
-                 else f"{_dot_escape(g.name(n))}\\n{_dot_escape(d['op'])}")
+        label = (_dot_escape(f"{names[n]} = {const_text(d['value'])}") if d["op"] == "const"
+                 else f"{_dot_escape(names[n])}\\n{_dot_escape(d['op'])}")
         extra = ", penwidth=2.5" if n in outputs else ""
         out.append(f'  n{n} [label="{label}", shape={shape}, style=filled, '
                    f'fillcolor="{fill}"{extra}];')
