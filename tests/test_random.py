@@ -431,6 +431,10 @@ def test_generator_argument_in_memory():
     g = gg.trace(f, w, np.random.default_rng(0))  # the interpreter takes the generator too
     assert np.isclose(g.evaluate(w, np.random.default_rng(8)),
                       np.random.default_rng(8).standard_normal(3).sum())
+    ga = gg.adjoint(gg.simplify(g))  # rewrites and copies keep knowing it is an argument
+    assert "gen.standard_normal(size=(3,))" in gg.codegen(ga)
+    np.testing.assert_allclose(ga.evaluate(w, np.random.default_rng(8))[1][0],
+                               np.random.default_rng(8).standard_normal(3))
     h = gg.hessian(lambda w, gen: f(w, gen) * np.sum(w))
     eps = np.random.default_rng(3).standard_normal(3)
     np.testing.assert_allclose(h(w, np.random.default_rng(3)), eps[:, None] + eps[None, :])

@@ -491,21 +491,31 @@ def rng_arguments(g, found) -> dict:
     return {where[i]: real_of(obj) for i, obj in found if i in where}
 
 
-def _generators(g, args):
-    out = []
+def _where_drawn(g):
+    """``(generators bound in the code, positions of generator arguments)`` of a graph."""
     where = graph_meta(g).get("args", {})
+    bound, positions = {}, set()
     for d in g.nx._node.values():
         if d["op"] == "const" and is_rng(d["value"]):
             i = where.get(id(d["value"]))
-            out.append(real_of(args[i]) if i is not None and i < len(args) else d["value"])
-    return list({id(r): r for r in out}.values())
+            if i is None:
+                bound[id(d["value"])] = d["value"]
+            else:
+                positions.add(i)
+    return list(bound.values()), sorted(positions)
+
+
+def _generators(where, args):
+    bound, positions = where
+    gens = bound + [real_of(args[i]) for i in positions if i < len(args)]
+    return list({id(r): r for r in gens}.values())
 
 
 @contextlib.contextmanager
 def preserved(g, args):
     """Run generated code without moving the states of the generators it draws from (for
     ``Function.graph/source/save``, which run a variant to check its guards)."""
-    gens = _generators(g, args)
+    gens = _generators(_where_drawn(g), args)
     states = [get_state(r) for r in gens]
     try:
         yield
@@ -521,8 +531,10 @@ def guard_safe(fn, g, guard_exc):
                                if d["op"] in OPS):
         return fn
 
+    where = _where_drawn(g)
+
     def run(*args):
-        gens = _generators(g, args)
+        gens = _generators(where, args)
         states = [get_state(r) for r in gens]
         try:
             return fn(*args)
