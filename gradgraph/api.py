@@ -18,6 +18,7 @@ from .function import Function
 from .graph.build import Builder
 from .ops.registry import Op, elementwise_shape, register
 from .trace.pytree import flatten, unflatten
+from .trace.random import Rewind
 from .trace.tracer import Tracer, current_trace
 
 # -- picking inputs and outputs ---------------------------------------------------------------
@@ -338,7 +339,10 @@ def vjp(f, *primals):
     [3.0, 30.0]
     """
     k = len(primals)
-    out = _cached("compile", f, lambda: Function(f))(*primals)
+    fwd = _cached("compile", f, lambda: Function(f))
+    rewind = Rewind(fwd, f, primals)  # vjp_fn draws the numbers the forward drew
+    out = fwd(*primals)
+    rewind.forward_done()
 
     def make():
         def transform(g):
@@ -373,7 +377,7 @@ def vjp(f, *primals):
                 raise GradgraphValueError(
                     f"the cotangent has shape {np.shape(c)}, but f's output has shape "
                     f"{np.shape(o)}; pass a cotangent of the output's shape")
-        return back(*primals, cotangent)
+        return rewind(back, *primals, cotangent)
 
     return out, vjp_fn
 

@@ -215,6 +215,43 @@ def test_grad_of_grad_and_jacfwd_of_grad():
     assert _same_state(rng, check)
 
 
+def test_jvp_jacrev_and_hvp_draw_once_per_call():
+    _fresh()
+    rng = np.random.default_rng(13)
+    f = lambda x: np.sin(x * rng.standard_normal(2))
+    x, v = np.array([0.3, -0.6]), np.array([1.0, 2.0])
+    check = np.random.default_rng(13)
+    y, t = gg.jvp(f, (x,), (v,))
+    e = check.standard_normal(2)
+    np.testing.assert_allclose(y, np.sin(x * e), rtol=1e-14)
+    np.testing.assert_allclose(t, np.cos(x * e) * e * v, rtol=1e-14)
+    e = check.standard_normal(2)
+    np.testing.assert_allclose(gg.jacrev(f)(x), np.diag(np.cos(x * e) * e), rtol=1e-14)
+    hv = gg.hvp(lambda x: np.sum(f(x)))(x, v)
+    e = check.standard_normal(2)
+    np.testing.assert_allclose(hv, -np.sin(x * e) * e * e * v, rtol=1e-13)
+    assert _same_state(rng, check)
+
+
+@pytest.mark.parametrize("kind", ["generator", "randomstate", "global"])
+def test_vjp_cotangent_belongs_to_the_forward_draw(kind):
+    _fresh()
+    rng = _seeded(kind, 14) if kind != "global" else None
+    np.random.seed(14)
+    draw = (lambda: np.random.randn(3)) if kind == "global" else (lambda: rng.standard_normal(3))
+    f = lambda x: x * draw()
+    x = np.array([1.0, 2.0, 3.0])
+    check = _seeded(kind, 14) if kind != "global" else np.random.RandomState(14)
+    for _ in range(2):
+        y, back = gg.vjp(f, x)
+        e = check.standard_normal(3)
+        np.testing.assert_array_equal(y, x * e)
+        np.testing.assert_array_equal(back(np.ones(3))[0], e)  # the same draw, not the next
+        np.testing.assert_array_equal(back(np.ones(3))[0], e)
+    nxt = check.standard_normal(3)
+    np.testing.assert_array_equal(draw(), nxt)  # the generator moved once per gg.vjp call
+
+
 def test_compiled_function_called_inside_a_transform():
     _fresh()
     rng = np.random.default_rng(9)

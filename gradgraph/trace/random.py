@@ -50,6 +50,7 @@ import random as _pyrandom
 import time
 import types
 import warnings
+import weakref
 
 import numpy as np
 
@@ -547,6 +548,61 @@ def guard_safe(fn, g, guard_exc):
     return run
 
 
+# Function -> (its number of variants, whether it moved a generator): a Function seen not to
+# draw is not watched again until it compiles another variant (another Python path)
+_DRAWS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _variants(fn) -> int:
+    return sum(map(len, getattr(fn, "_variants", {}).values()))
+
+
+class Rewind:
+    """``gg.vjp`` evaluates ``f`` for the value and again inside ``vjp_fn``: this puts the
+    generators back to their states before the forward pass while ``vjp_fn`` runs (and
+    forward again after), so the cotangents belong to the very draws the value came from.
+    A Function seen not to move any generator is not watched again.
+
+    >>> import numpy as np, gradgraph as gg
+    >>> rng = np.random.default_rng(0)
+    >>> y, back = gg.vjp(lambda x: x * rng.standard_normal(), 2.0)
+    >>> bool(back(1.0)[0] * 2.0 == y)
+    True
+    """
+
+    def __init__(self, fwd, f, args):
+        self.gens = []
+        if current_scope() is not None or _DRAWS.get(fwd) == (_variants(fwd), False):
+            return  # inside a trace both passes are recorded (two draws): see side-effects.md
+        self.fwd = fwd
+        slots, tracked = reachable(f)
+        found = [global_rng()] + [real_of(slot.get()) for slot, _ in slots] + tracked
+        found += [real_of(a) for _, a in split_rng_args(tuple(args))[1]]
+        self.gens = [r for r in {id(r): r for r in found if is_rng(r)}.values()]
+        self.fps = [fingerprint(r) for r in self.gens]
+        self.states = [get_state(r) for r in self.gens]
+
+    def forward_done(self) -> None:
+        if not self.gens:
+            return
+        moved = [fingerprint(r) != fp for r, fp in zip(self.gens, self.fps)]
+        _DRAWS[self.fwd] = (_variants(self.fwd), any(moved))
+        self.gens = [r for r, m in zip(self.gens, moved) if m]
+        self.states = [s for s, m in zip(self.states, moved) if m]
+
+    def __call__(self, back, *args):
+        if not self.gens:
+            return back(*args)
+        now = [get_state(r) for r in self.gens]
+        for r, st in zip(self.gens, self.states):
+            set_state(r, st)
+        try:
+            return back(*args)
+        finally:
+            for r, st in zip(self.gens, now):
+                set_state(r, st)
+
+
 def warn_impure(name: str, impure, stacklevel: int = 3) -> None:
     loc, reason = impure
     where = f"{loc}: " if loc else ""
@@ -574,6 +630,6 @@ def refuse_save(name: str, impure) -> None:
 
 
 __all__ = ["ImpureFunctionWarning", "Scope", "split_rng_args", "rng_key", "impurity",
-           "preserved", "guard_safe", "rng_arguments", "warn_impure", "evaluate_impure", "refuse_save",
+           "preserved", "guard_safe", "rng_arguments", "Rewind", "warn_impure", "evaluate_impure", "refuse_save",
            "record_draw", "real_of", "proxy_of", "reachable", "freeze_draws", "current_scope",
            "GeneratorProxy", "RandomStateProxy"]
