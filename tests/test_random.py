@@ -316,6 +316,24 @@ def test_choice_and_permutation_of_a_traced_array(kind):
     np.testing.assert_allclose(g, want, rtol=1e-13)
 
 
+def test_traced_probabilities_and_bounds_are_operands():
+    _fresh()
+    rng = np.random.default_rng(23)
+    pop = np.array([10.0, 20.0, 30.0])
+
+    def f(p, hi):
+        return rng.choice(3, size=4, p=p), rng.choice(pop, size=2, p=p), rng.integers(0, hi, 3)
+
+    p, hi = np.array([0.1, 0.6, 0.3]), np.int64(7)
+    fn = gg.compile(f)
+    check = np.random.default_rng(23)
+    for _ in range(2):
+        got = fn(p, hi)
+        want = check.choice(3, size=4, p=p), check.choice(pop, size=2, p=p), check.integers(0, 7, 3)
+        for g_, w_ in zip(got, want):
+            np.testing.assert_array_equal(g_, w_)
+
+
 def test_no_reparameterisation_rule_is_a_clear_error():
     rng = np.random.default_rng(0)
     f = lambda a: np.sum(rng.gamma(a, size=3))

@@ -133,7 +133,6 @@ def _uninstall(slot: _Slot):
 # -- wrapping module functions while any thread traces --------------------------------------
 
 
-
 def _global_draw(name, fn):
     def wrapper(*args, **kwargs):
         scope = current_scope()
@@ -630,6 +629,6 @@ def refuse_save(name: str, impure) -> None:
 
 
 __all__ = ["ImpureFunctionWarning", "Scope", "split_rng_args", "rng_key", "impurity",
-           "preserved", "guard_safe", "rng_arguments", "Rewind", "warn_impure", "evaluate_impure", "refuse_save",
-           "record_draw", "real_of", "proxy_of", "reachable", "freeze_draws", "current_scope",
+           "preserved", "guard_safe", "rng_arguments", "Rewind", "warn_impure",
+           "evaluate_impure", "refuse_save", "record_draw", "real_of", "proxy_of", "reachable", "freeze_draws", "current_scope",
            "GeneratorProxy", "RandomStateProxy"]

@@ -72,8 +72,9 @@ def _bind(rng, call, args, kwargs):
         raise TypeError(f"{call}(): {e}") from None
 
 
-# -- wrapping module functions while any thread traces --------------------------------------
+# -- calls that make a trace impure -----------------------------------------------------------
 
+# callers that use the clock or files for their own bookkeeping, not for the traced values
 _EXCLUDED_CALLERS = ("gradgraph", "logging", "coverage", "_pytest", "pytest", "pluggy",
                      "hypothesis", "importlib", "linecache", "tokenize", "inspect",
                      "traceback", "warnings", "threading")
@@ -107,8 +108,6 @@ def _marked(fn, what: str, global_state: bool = False):
     return wrapper
 
 
-# Draws from NumPy's global generator by threads that are not tracing: the global state is
-# process-wide, so a trace elsewhere cannot tell them from its own unrecorded draws.
 # -- proxies ------------------------------------------------------------------------------------
 
 
@@ -214,8 +213,8 @@ def record_draw(scope: "Scope", real, method: str, *args, **kwargs):
     for pop in ("a", "x"):  # a population size: an option (the output shape depends on it)
         if dist in ("choice", "permutation") and isinstance(params.get(pop), (int, np.integer)):
             opts[pop] = int(params.pop(pop))
-    if any(isinstance(v, Tracer) for v in params.values()) and dist in REPARAM:
-        return REPARAM[dist](scope, real, params, opts, loc)
+    if dist in REPARAM and any(isinstance(params.get(k), Tracer) for k in REPARAM[dist][0]):
+        return REPARAM[dist][1](scope, real, params, opts, loc)
     return _node(scope, real, dist, params, opts, loc)
 
 
@@ -280,8 +279,6 @@ def _take(x, idx, axis):
 
 
 def _population(x, what, opts, real, loc):
-    if not isinstance(x, Tracer):
-        raise GradgraphValueError(f"{what} must be traced here", loc=loc)  # pragma: no cover
     if x.ndim == 0:
         raise GradgraphValueError(f"{what} must be an integer or at least 1-dimensional "
                                   "(as NumPy says)", loc=loc)
@@ -307,8 +304,10 @@ def _permutation(scope, real, params, opts, loc):
     return _take(x, idx, axis)
 
 
-REPARAM = {"normal": _normal, "uniform": _uniform, "exponential": _exponential,
-           "choice": _choice, "permutation": _permutation}
+# distribution -> (the parameters that, traced, call for the rule; the rule)
+REPARAM = {"normal": (("loc", "scale"), _normal), "uniform": (("low", "high"), _uniform),
+           "exponential": (("scale",), _exponential), "choice": (("a",), _choice),
+           "permutation": (("x",), _permutation)}
 
 
 # -- the observer of every op-table draw: states move only by recorded draws --------------------
