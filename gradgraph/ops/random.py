@@ -312,9 +312,13 @@ def fingerprint(rng):
     are read through the ctypes interface instead (~1 us). (A RandomState's cached second
     Gaussian is not part of it.)"""
     bg = _bit_generator(rng)
-    if _MT_RAW and type(bg) is np.random.MT19937:
+    kind = type(bg)
+    if _MT_RAW and kind is np.random.MT19937:
         return ctypes.string_at(bg.ctypes.state_address, _MT_BYTES)
-    return state_key(bg.state)
+    st = bg.state
+    if kind is np.random.PCG64 or kind is np.random.PCG64DXSM:  # the default: no recursion
+        return (st["state"]["state"], st["state"]["inc"], st["has_uint32"], st["uinteger"])
+    return state_key(st)
 
 
 def _check_mt_raw() -> bool:
