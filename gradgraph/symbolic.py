@@ -132,7 +132,8 @@ def translate(g, leaves, opaque: bool = False) -> Translation:
 
     Integer and boolean nodes without a translation (``argmax``, ``argsort``, ``isnan`` …),
     and symbolic integer operands of structured ops (an index computed by a cast), take their
-    values at ``leaves``: like Python control flow, they fix the path these arguments take."""
+    values at ``leaves``: like Python control flow, they fix the path these arguments take.
+    So do opaque nodes without a translation (``round``)."""
     inputs = [n for n in g.inputs if not g[n].get("capture")]
     numeric: dict = {}
 
@@ -163,13 +164,15 @@ def translate(g, leaves, opaque: bool = False) -> Translation:
         if spec.sympy is None and d["dtype"].kind in "biu":
             env[n] = _obj(value_at(n))
             continue
-        if spec.sympy is None:
+        args = [env[a] for a in d["args"]]
+        if spec.sympy is None and opaque and _is_opaque(spec, d, g):
+            out = _obj(value_at(n))  # held constant below anyway: its value will do
+        elif spec.sympy is None:
             raise UnsupportedOperationError(
                 f"op {d['op']!r} has no SymPy translation yet (its `sympy` field in the op "
-                "table is empty), so gg.to_sympy / gg.verify cannot express this function",
+                "table is empty), so gg.to_sympy cannot express this function",
                 loc=d.get("loc"))
-        args = [env[a] for a in d["args"]]
-        if _is_elementwise(spec):
+        elif _is_elementwise(spec):
             fn = spec.sympy
             if d["attrs"]:
                 fn = (lambda f, at: lambda *e: f(*e, **at))(spec.sympy, d["attrs"])
@@ -207,6 +210,7 @@ def node_values(g, leaves) -> dict:
     h = g.copy()
     h.outputs = sorted(h.nx)
     h.out_tree = None
+    h.in_tree = flatten(tuple(leaves))[1]  # the leaves passed one by one, extra inputs too
     return dict(zip(h.outputs, evaluate(h, *leaves)))
 
 

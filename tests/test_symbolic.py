@@ -122,6 +122,8 @@ CASES = [
     ("third order", lambda x: np.sin(x) * x ** 2, (0.7,), dict(order=3)),
     ("pytree", lambda p: np.sum(np.tanh(p["w"] * 2.0) + p["b"] ** 3),
      ({"w": np.array([0.1, 0.3]), "b": 0.4},), {}),
+    ("round (no translation, held constant)", lambda x: np.sum(np.round(3.0 * x) * x),
+     (np.array([0.4, 1.3]),), {}),
     ("floor and sign", lambda x: np.sum(x * np.floor(x) + np.sign(x) * x ** 2),
      (np.array([0.5, 1.5, -2.5]),), {}),
     ("x^x at a random point", lambda x: np.sum(x ** x), (rng.uniform(0.5, 1.5, size=3),), {}),
