@@ -53,22 +53,35 @@ ew("divide", np.true_divide, _divide_partials, sympy=lambda x, y: x / y, emit="{
 
 
 def _power_partials(B, a, o, act):
+    """d/dx = y * x ** (y - 1), written x ** where(y == 0, 1, y - 1) so that x ** 0 has
+    derivative 0 also at x = 0; d/dy = log(x) * out, with log(1) at x = 0 (out is 0 there for
+    y > 0), as JAX does."""
     x, y = a
     px = py = None
     if act[0]:
-        y1 = B.subtract(y, B.const(1)) if not B.is_const(y) else B.const(_minus_one(B.g[y]["value"]))
-        px = B.multiply(y, B.power(x, y1))
+        if B.is_const(y):
+            y1 = B.const(_exponent_minus_one(B.g[y]["value"]))
+        else:
+            y1 = B.where(B.equal(y, 0.0), 1.0, B.subtract(y, 1.0))
+        px = B.multiply(y, B(_POW[B.g[o]["op"]], x, y1))
     if act[1]:
-        py = B.multiply(o, B.log(x))
+        py = B.multiply(o, B.log(B.where(B.equal(x, 0.0), 1.0, x)))
     return px, py
 
 
-def _minus_one(v):
-    return v - 1 if isinstance(v, (int, float)) else np.asarray(v) - 1
+_POW = {"power": "power", "float_power": "float_power"}
+
+
+def _exponent_minus_one(v):
+    if isinstance(v, (int, float)):
+        return 1 if v == 0 and isinstance(v, int) else (1.0 if v == 0 else v - 1)
+    v = np.asarray(v)
+    return np.where(v == 0, np.ones((), v.dtype), v - np.ones((), v.dtype))
 
 
 ew("power", np.power, _power_partials, sympy=lambda x, y: x ** y, emit="{0} ** {1}",
-   domain="positive,real", numpy=("np.power", "**"))
+   domain="positive,real", numpy=("np.power", "**"),
+   doc="d(x**0)/dx = 0 also at x = 0; d/dy uses log(x) with 0 for x = 0 (out = 0 there)")
 ew("negative", np.negative, lambda B, a, o, act: (NEGATE,), sympy=lambda x: -x, emit="-{0}",
    numpy=("np.negative", "unary -"))
 ew("positive", np.positive, lambda B, a, o, act: (IDENTITY,), sympy=lambda x: x,
@@ -175,14 +188,7 @@ ew("conjugate", np.conjugate, lambda B, a, o, act: (IDENTITY,), sympy=lambda x: 
    numpy=("np.conjugate", "np.conj", ".conj()"), doc="the identity on real arrays")
 
 
-def _float_power_partials(B, a, o, act):
-    x, y = a
-    px = B.multiply(y, B.float_power(x, B.subtract(y, 1.0))) if act[0] else None
-    py = B.multiply(o, B.log(x)) if act[1] else None
-    return px, py
-
-
-ew("float_power", np.float_power, _float_power_partials, sympy=lambda x, y: x ** y,
+ew("float_power", np.float_power, _power_partials, sympy=lambda x, y: x ** y,
    domain="positive,real")
 
 
@@ -282,33 +288,69 @@ ew("clip", _clip_impl, _clip_partials, sympy=lambda x, lo, hi: sp.Min(sp.Max(x, 
    doc="minimum(maximum(x, lo), hi): constant bounds give derivative 0 at a bound; traced "
        "bounds split ties 1/2")
 
+class _floor(sp.floor):
+    """floor for translations of mod/fmod: SymPy leaves floor's derivative unevaluated; it is
+    0 wherever it exists, which is what gradgraph's rules (and any oracle) need."""
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+    def _numpycode(self, printer):
+        return f"{printer._module_format('numpy.floor')}({printer._print(self.args[0])})"
+
+
+class _trunc(sp.Function):
+    """trunc (round towards zero), piecewise constant like _floor."""
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_Number:
+            return sp.Integer(int(z))
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+    def _numpycode(self, printer):
+        return f"{printer._module_format('numpy.trunc')}({printer._print(self.args[0])})"
+
+
 ew("mod", np.remainder,
    lambda B, a, o, act: (IDENTITY, B.negative(B.floor_divide(a[0], a[1])) if act[1] else None),
-   sympy=sp.Mod, domain="positive,positive", emit="{0} % {1}", numpy=("np.mod", "np.remainder", "%"))
+   sympy=lambda x, y: x - y * _floor(x / y), domain="positive,positive", emit="{0} % {1}",
+   numpy=("np.mod", "np.remainder", "%"), doc="d/dy = -floor(x / y)")
 ew("fmod", np.fmod,
    lambda B, a, o, act: (IDENTITY, B.negative(B.trunc(B.divide(a[0], a[1]))) if act[1] else None),
-   sympy=lambda x, y: x - y * sp.sign(x / y) * sp.floor(sp.Abs(x / y)), domain="positive,positive")
+   sympy=lambda x, y: x - y * _trunc(x / y), domain="positive,positive",
+   doc="d/dy = -trunc(x / y)")
 
 # -- no derivative (zero almost everywhere, or boolean) -----------------------------------
 
-for _n, _u, _s in [
-    ("sign", np.sign, sp.sign), ("floor", np.floor, sp.floor), ("ceil", np.ceil, sp.ceiling),
-    ("trunc", np.trunc, lambda x: sp.sign(x) * sp.floor(sp.Abs(x))), ("rint", np.rint, None),
-    ("floor_divide", np.floor_divide, lambda x, y: sp.floor(x / y)),
-    ("heaviside", np.heaviside, None),
-    ("isnan", np.isnan, None), ("isinf", np.isinf, None), ("isfinite", np.isfinite, None),
-    ("signbit", np.signbit, None),
-    ("logical_not", np.logical_not, sp.Not), ("logical_and", np.logical_and, sp.And),
-    ("logical_or", np.logical_or, sp.Or), ("logical_xor", np.logical_xor, sp.Xor),
+_ZERO = "piecewise constant: zero derivative"
+for _n, _u, _s, _d in [
+    ("sign", np.sign, sp.sign, "real"), ("floor", np.floor, sp.floor, "real"),
+    ("ceil", np.ceil, sp.ceiling, "real"),
+    ("trunc", np.trunc, _trunc, "real"),
+    ("rint", np.rint, None, "real"),
+    ("floor_divide", np.floor_divide, lambda x, y: _floor(x / y), "real,nonzero"),
+    ("heaviside", np.heaviside, lambda x, h: sp.Piecewise((0, x < 0), (h, sp.Eq(x, 0)), (1, True)),
+     "real,real"),
+    ("isnan", np.isnan, None, "nonfinite"), ("isinf", np.isinf, None, "nonfinite"),
+    ("isfinite", np.isfinite, None, "nonfinite"), ("signbit", np.signbit, None, "real"),
+    ("logical_not", np.logical_not, sp.Not, "bool"),
+    ("logical_and", np.logical_and, sp.And, "bool"),
+    ("logical_or", np.logical_or, sp.Or, "bool"), ("logical_xor", np.logical_xor, sp.Xor, "bool"),
 ]:
-    ew(_n, _u, sympy=_s, emit="{0} // {1}" if _n == "floor_divide" else None)
+    ew(_n, _u, sympy=_s, emit="{0} // {1}" if _n == "floor_divide" else None, domain=_d,
+       doc=_ZERO if _n not in ("isnan", "isinf", "isfinite", "signbit") and "logical" not in _n
+       else "boolean result: no derivative")
 
 for _n, _u, _sym, _s in [
     ("greater", np.greater, ">", sp.Gt), ("greater_equal", np.greater_equal, ">=", sp.Ge),
     ("less", np.less, "<", sp.Lt), ("less_equal", np.less_equal, "<=", sp.Le),
     ("equal", np.equal, "==", sp.Eq), ("not_equal", np.not_equal, "!=", sp.Ne),
 ]:
-    ew(_n, _u, sympy=_s, emit=f"{{0}} {_sym} {{1}}", numpy=(f"np.{_n}", _sym))
+    ew(_n, _u, sympy=_s, emit=f"{{0}} {_sym} {{1}}", numpy=(f"np.{_n}", _sym),
+       doc="boolean result: no derivative")
 
 
 def _round_impl(x, decimals=0):
@@ -318,4 +360,4 @@ def _round_impl(x, decimals=0):
 _round_impl.nin = 1
 _round_impl.__name__ = "round"
 ew("round", _round_impl, emit=lambda a, attrs: f"np.round({a[0]}, {attrs.get('decimals', 0)})",
-   numpy=("np.round", "np.around", ".round()"))
+   numpy=("np.round", "np.around", ".round()"), doc=_ZERO)

@@ -80,12 +80,22 @@ def _solve_vjp(B, ct, i, a, o, nb):
     return B.unbroadcast(B.negative(B.matmul(gb, mT(B, o))), B.shape(A), nb)
 
 
+def _pad_batched(B, t, nb, nd):
+    """``t`` (``batch + core``) with 1s between the batch and the core up to ``nd`` core
+    dimensions, so that broadcasting against an unbatched operand aligns the stack axes."""
+    core = B.shape(t)[nb:]
+    if nb == 0 or len(core) >= nd:
+        return t
+    return B.reshape(t, shape=B.shape(t)[:nb] + (1,) * (nd - len(core)) + core)
+
+
 def _solve_jvp(B, t, a, o, nb):
     A = a[0]
     vec = _vector_rhs(B, a)
-    r = t[1]
+    nd = B.ndim(o)
+    r = None if t[1] is None else _pad_batched(B, t[1], nb, nd)
     if t[0] is not None:
-        dA_x = B.matmul(t[0], o)
+        dA_x = B.matmul(_pad_batched(B, t[0], nb, nd if not vec else 2), o)
         r = B.negative(dA_x) if r is None else B.subtract(r, dA_x)
     if vec:
         return _solve_batched_vec(B, A, r, nb)

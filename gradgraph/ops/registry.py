@@ -20,6 +20,7 @@ Derivative rules come in three forms, and both modes are derived from them:
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -53,6 +54,7 @@ class Op:
     pure: bool = True  # False: never merged with an identical node (random draws)
     doc: str = ""
     numpy: tuple = field(default_factory=tuple)  # NumPy names this op captures, for docs/ops.md
+    family: str = ""  # the module that registered it (set by register), for docs/ops.md
 
     @property
     def differentiable(self) -> bool:
@@ -65,6 +67,11 @@ OPS: dict[str, Op] = {}
 def register(op: Op) -> Op:
     if op.name in OPS:
         raise ValueError(f"op {op.name!r} registered twice")
+    if not op.family:  # the registering module, skipping helpers in this file
+        f = sys._getframe(1)
+        while f is not None and f.f_globals.get("__name__") == __name__:
+            f = f.f_back
+        op.family = f.f_globals.get("__name__", "") if f is not None else ""
     OPS[op.name] = op
     return op
 
