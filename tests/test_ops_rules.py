@@ -256,6 +256,28 @@ def test_einsum_trace_diag_det_inv_gradients():
     assert np.allclose(gg.jacrev(f1)(x), gg.jacrev(f2)(x))
 
 
+METHODS = [
+    lambda x: x.sum(axis=0), lambda x: x.mean(), lambda x: x.max(axis=1), lambda x: x.min(),
+    lambda x: x.prod(axis=0), lambda x: x.var(ddof=1), lambda x: x.std(axis=0),
+    lambda x: x.argmax(), lambda x: x.argmin(axis=0), lambda x: x.cumsum(axis=1),
+    lambda x: x.dot(x.T), lambda x: x.clip(-0.5, 0.5), lambda x: x.round(1), lambda x: x.ravel(),
+    lambda x: x.flatten(), lambda x: x[:, :1].squeeze(), lambda x: x.swapaxes(0, 1),
+    lambda x: x.conj(), lambda x: x.trace(), lambda x: x.diagonal(), lambda x: x.take([1, 1]),
+    lambda x: x.repeat(2, axis=0), lambda x: x.argsort(axis=0), lambda x: x.reshape(2, 3),
+    lambda x: x.transpose(), lambda x: x.astype(np.float32), lambda x: x.T, lambda x: x.mT,
+    lambda x: abs(x), lambda x: (x > 0).all(), lambda x: (x > 0).any(axis=0),
+]
+
+
+@pytest.mark.parametrize("k", range(len(METHODS)))
+def test_ndarray_methods_trace_as_numpy_computes(k):
+    f = METHODS[k]
+    got = gg.compile(f)(X)
+    want = f(X)
+    assert np.shape(got) == np.shape(want) and np.result_type(got) == np.result_type(want)
+    assert np.allclose(got, want)
+
+
 # -- errors and the docs -------------------------------------------------------------------
 
 @pytest.mark.parametrize("name,f,hint", docs.NOT_SUPPORTED, ids=[n for n, _, _ in docs.NOT_SUPPORTED])

@@ -326,6 +326,12 @@ class Tracer:
     def swapaxes(self, a, b): return np.swapaxes(self, a, b)
     def copy(self): return self
     def conj(self): return np.conjugate(self)
+    def trace(self, offset=0, axis1=0, axis2=1): return np.trace(self, offset, axis1, axis2)
+    def diagonal(self, offset=0, axis1=0, axis2=1): return np.diagonal(self, offset, axis1, axis2)
+    def take(self, indices, axis=None): return np.take(self, indices, axis=axis)
+    def repeat(self, repeats, axis=None): return np.repeat(self, repeats, axis=axis)
+    def argsort(self, axis=-1, kind=None): return np.argsort(self, axis=axis, kind=kind)
+    def cumprod(self, axis=None): return np.cumprod(self, axis=axis)
 
     def reshape(self, *shape, order="C"):
         if len(shape) == 1 and not isinstance(shape[0], int):
