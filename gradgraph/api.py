@@ -13,7 +13,7 @@ import numpy as np
 
 from .ad.adjoint import expand_adjoint, ones
 from .ad.tangent import expand_tangent
-from .errors import GradgraphTypeError, GradgraphValueError
+from .errors import GradgraphTypeError, GradgraphValueError, user_loc
 from .function import Function
 from .graph.build import Builder
 from .ops.registry import Op, elementwise_shape, register
@@ -49,10 +49,10 @@ def _argnums(argnums, nargs):
     for a in nums:
         if not isinstance(a, (int, np.integer)) or not -nargs <= a < nargs:
             raise GradgraphValueError(f"argnums={argnums!r} is out of range for a function "
-                                      f"called with {nargs} positional arguments")
+                                      f"called with {nargs} positional arguments", loc=user_loc())
     nums = tuple(int(a) % nargs for a in nums)
     if len(set(nums)) != len(nums):
-        raise GradgraphValueError(f"argnums={argnums!r} names an argument twice")
+        raise GradgraphValueError(f"argnums={argnums!r} names an argument twice", loc=user_loc())
     return nums
 
 
@@ -67,7 +67,7 @@ def _wrt(g, argnums, what):
                 raise GradgraphTypeError(
                     f"{what} with respect to argument {g.arg_names[i]!r} of dtype {dt}: "
                     "differentiate only real floating inputs (float64 or float32); cast "
-                    "with x.astype(float) or pick another argnums")
+                    "with x.astype(float) or pick another argnums", loc=user_loc())
     return nums, [per_arg[i] for i in nums]
 
 
@@ -77,8 +77,11 @@ def _split_aux(g, has_aux):
         return g.out_tree, list(g.outputs), None, []
     t = g.out_tree
     if not (isinstance(t, tuple) and t[0] in ("tuple", "list") and len(t[1]) == 2):
+        got = "one value" if t == "*" else (f"a {t[0]} of {len(t[1])}" if isinstance(t, tuple)
+                                              and t[0] in ("tuple", "list") else "a dict")
         raise GradgraphValueError("has_aux=True needs the function to return a pair "
-                                  "(output, aux); it returned something else")
+                                  f"(output, aux); it returned {got}. Return (loss, aux), or "
+                                  "drop has_aux", loc=user_loc())
     k = _count(t[1][0])
     return t[1][0], list(g.outputs[:k]), t[1][1], list(g.outputs[k:])
 
@@ -125,8 +128,8 @@ def _name(f, prefix):
 def _grad_transform(argnums, has_aux, with_value, what):
     def transform(g):
         vtree, vnodes, atree, anodes = _split_aux(g, has_aux)
+        nums, per_arg = _wrt(g, argnums, what)  # first: an int input makes an int output
         y = _scalar_output(g, vtree, vnodes, what)
-        nums, per_arg = _wrt(g, argnums, what)
         B = Builder(g, "adjoint", g[y].get("loc"))
         wrt = [n for ns in per_arg for n in ns]
         cts = expand_adjoint(g, wrt, [(y, ones(B, (), g[y]["dtype"]))])
@@ -166,7 +169,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
 
 def _single_array_output(g, what):
     if g.out_tree != "*":
-        raise GradgraphValueError(f"{what} needs the function to return one array")
+        raise GradgraphValueError(f"{what} needs the function to return one array", loc=user_loc())
     return g.outputs[0]
 
 
@@ -282,11 +285,12 @@ def _check_tangents(primals, tangents, what="tangent"):
     tl, tt = flatten(tuple(tangents))
     if pt != tt:
         raise GradgraphValueError(f"the {what}s must have the same pytree structure as the "
-                                  "primals")
+                                  "primals", loc=user_loc())
     for i, (p, t) in enumerate(zip(pl, tl)):
         if np.shape(p) != np.shape(t):
             raise GradgraphValueError(f"{what} {i} has shape {np.shape(t)}, but its primal has "
-                                      f"shape {np.shape(p)}; give a {what} of the primal's shape")
+                                      f"shape {np.shape(p)}; give a {what} of the primal's shape",
+                                      loc=user_loc())
 
 
 def jvp(f, primals, tangents):
@@ -299,7 +303,7 @@ def jvp(f, primals, tangents):
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise GradgraphTypeError("gg.jvp(f, primals, tangents) takes primals and tangents "
-                                 "as tuples, e.g. gg.jvp(f, (x,), (v,))")
+                                 "as tuples, e.g. gg.jvp(f, (x,), (v,))", loc=user_loc())
     _check_tangents(primals, tangents)
     k = len(primals)
 
@@ -371,12 +375,12 @@ def vjp(f, *primals):
         cl, ctree = flatten(cotangent, "output")
         if ctree != out_tree:
             raise GradgraphValueError("the cotangent must have the pytree structure of f's "
-                                      "output")
+                                      "output", loc=user_loc())
         for c, o in zip(cl, out_leaves):
             if np.shape(c) != np.shape(o):
                 raise GradgraphValueError(
                     f"the cotangent has shape {np.shape(c)}, but f's output has shape "
-                    f"{np.shape(o)}; pass a cotangent of the output's shape")
+                    f"{np.shape(o)}; pass a cotangent of the output's shape", loc=user_loc())
         return rewind(back, *primals, cotangent)
 
     return out, vjp_fn
@@ -391,7 +395,7 @@ def hvp(f, argnums=0):
     [6.0, 0.0]
     """
     if not isinstance(argnums, int):
-        raise GradgraphValueError("gg.hvp takes one argnums (an int)")
+        raise GradgraphValueError("gg.hvp takes one argnums (an int)", loc=user_loc())
 
     def hvp_fun(*args_v):
         *args, v = args_v
@@ -413,7 +417,8 @@ def derivative(f, order=1):
     -0.726862
     """
     if not isinstance(order, (int, np.integer)) or order < 0:
-        raise GradgraphValueError(f"order must be a non-negative int, got {order!r}")
+        raise GradgraphValueError(f"order must be a non-negative int, got {order!r}",
+                                  loc=user_loc())
     d = Function(f, name=_name(f, ""))
     for k in range(int(order)):
         d = elementwise_grad(d)

@@ -96,6 +96,18 @@ class GuardError(GradgraphError, RuntimeError):
     """Raised by generated code when a call takes a different Python path than the trace."""
 
 
+class GradgraphIndexError(GradgraphError, IndexError):
+    """An index out of bounds for a traced array (as NumPy would raise)."""
+
+
+class GradgraphRecursionError(GradgraphError, RecursionError):
+    """The user's function recursed past Python's limit while being traced."""
+
+
+class GradgraphFileNotFoundError(GradgraphError, FileNotFoundError):
+    """``Function.save`` to a folder that does not exist."""
+
+
 class AutogradError(GradgraphError, RuntimeError):
     """Misuse of the eager API: backward through a freed graph or a tensor without history,
     an in-place change of a value that backward needs (see gradgraph/eager.py)."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import config
 from .codegen.driver import generate, safe_name
-from .errors import GradgraphError, GradgraphValueError
+from .errors import GradgraphFileNotFoundError, GradgraphValueError, user_loc
 from .trace import arg_names_of, trace_call
 from .trace.pytree import flatten, unflatten
 from .trace.random import evaluate_impure, guard_safe, impurity, preserved, refuse_save, \
@@ -171,6 +171,9 @@ class Function:
             if _guards_hold(v, args):
                 return v
         with self._lock:
+            for v in self._variants.get(key, ()):  # compiled by another thread meanwhile?
+                if _guards_hold(v, args):
+                    return v
             v = self._compile(args)
             if v.impure is not None:
                 self._note_impure(v)
@@ -189,6 +192,7 @@ class Function:
             freeze_captures(g, captured)
             return evaluate_impure(g, args)
         variants = self._variants.get(key)
+        tried = len(variants) if variants else 0
         if variants:
             for v in variants:
                 try:
@@ -196,6 +200,14 @@ class Function:
                 except v.guard_exc:
                     continue
         with self._lock:
+            # another thread may have compiled this signature while we waited for the lock
+            # (new variants go in front): try those before tracing again
+            now = self._variants.get(key, ())
+            for v in now[:len(now) - tried]:
+                try:
+                    return v.fn(*args)
+                except v.guard_exc:
+                    continue
             v = self._compile(args)
             if v.impure is not None:
                 self._note_impure(v)
@@ -261,8 +273,8 @@ class Function:
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
-            raise GradgraphError(f"cannot save to {path}: the directory {folder} does not "
-                                 "exist; create it first")
+            raise GradgraphFileNotFoundError(f"cannot save to {path}: the directory {folder} "
+                                             "does not exist; create it first", loc=user_loc())
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gradgraph-", suffix=".py")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

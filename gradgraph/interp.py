@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import GuardError
+from .errors import GradgraphValueError, GuardError, user_loc
 from .ops.registry import OPS
 from .trace.pytree import flatten, unflatten
 from .trace.random import rng_arguments, split_rng_args
@@ -23,12 +23,21 @@ def evaluate(g, *args, check_guards: bool = True):
     """
     args, rngs = split_rng_args(args)  # generator arguments (trace/random.py)
     passed = rng_arguments(g, rngs)  # the generator a call passes in stands for the traced one
-    leaves, _ = flatten(args)
+    leaves, tree = flatten(args)
     inputs = [n for n in g.inputs if not g[n].get("capture")]
-    if len(leaves) != len(inputs):
-        raise ValueError(f"the graph takes {len(inputs)} array leaves, got {len(leaves)}")
+    if len(leaves) != len(inputs) or g.in_tree is not None and tree != g.in_tree:
+        # a graph is specialised to its arguments' structure: another one (even with as
+        # many leaves) would bind values to the wrong inputs
+        raise GradgraphValueError(
+            f"the graph was traced for arguments of structure {g.in_tree} ({len(inputs)} "
+            f"array leaves), got {tree} ({len(leaves)}); trace again for these arguments",
+            loc=user_loc())
     env: dict[int, object] = {}
     for n, v in zip(inputs, leaves):
+        if np.shape(v) != g[n]["shape"]:  # NumPy would broadcast it into wrong numbers
+            raise GradgraphValueError(
+                f"input {g.name(n)} was traced with shape {g[n]['shape']}, got "
+                f"{np.shape(v)}; trace again for this shape", loc=user_loc())
         env[n] = np.float64(v) if g[n].get("pytype") else v
     guards: dict[int, list] = {}
     for gd in g.guards:

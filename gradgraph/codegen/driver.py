@@ -33,6 +33,19 @@ def safe_name(s: str) -> str:
     return s
 
 
+def comment_text(s: str) -> str:
+    r"""User text (a file name) made safe for a ``#`` comment: a newline in it would end the
+    comment and make the rest code, so every unprintable character is escaped.
+
+    >>> print(comment_text("evil\nimport os.py:3"))
+    evil\nimport os.py:3
+    """
+    s = str(s)
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
+
+
 def literal(v) -> str:
     """Python source for a scalar constant, following NumPy's reading of it."""
     if isinstance(v, (bool, np.bool_)):
@@ -134,13 +147,19 @@ def generate(g, name: str = "f") -> Generated:
             var[n] = names[n]
 
     # arguments: one per user positional argument, leaves unpacked inside
-    arg_names = [safe_name(a) for a in (g.arg_names or [f"x{i}" for i in range(len(g.inputs))])]
+    arg_names = _unique([safe_name(a) for a in (g.arg_names or
+                                                [f"x{i}" for i in range(len(g.inputs))])])
     arg_trees = g.in_tree[1] if g.in_tree is not None else tuple("*" for _ in g.inputs)
     lines: list[str] = []
     leaf_inputs = [n for n in g.inputs if not nodes[n].get("capture")]
     accessors: list[str] = []
     for an, tree in zip(arg_names, arg_trees, strict=True):
         accessors.extend(_leaf_accessors(tree, an))
+    used = set(var.values()) | set(arg_names)
+    for n, acc in zip(leaf_inputs, accessors, strict=True):
+        if var[n] != acc and var[n] in arg_names:  # would overwrite another parameter
+            var[n] = _unique([var[n]], used)[0]
+            used.add(var[n])
     for n, acc in zip(leaf_inputs, accessors, strict=True):
         d = nodes[n]
         conv = d.get("pytype")
@@ -180,7 +199,7 @@ def generate(g, name: str = "f") -> Generated:
                 expr = spec.emit.format(*args)
             if op == "broadcast_to" and n in outputs:
                 expr += ".copy()"  # a broadcast is a read-only view: results must be writable
-            comment = f"  # {d['loc']}" if d.get("loc") else ""
+            comment = f"  # {comment_text(d['loc'])}" if d.get("loc") else ""
             if isinstance(expr, list):
                 lines.extend(ln.format(out=var[n]) for ln in expr)
                 lines[-1] += comment
@@ -224,6 +243,20 @@ def generate(g, name: str = "f") -> Generated:
         return "\n".join(out) + "\n"
 
     return Generated(assemble(False), {**big, **rng_env}, assemble(True))
+
+
+def _unique(names: list[str], taken: set | None = None) -> list[str]:
+    """The names with repeats (and names in ``taken``) suffixed ``_1``, ``_2`` …: two
+    parameters of one ``def`` may not share a name (``gg.hvp(lambda v: ...)`` adds a ``v``)."""
+    seen = set(taken or ())
+    out = []
+    for p in names:
+        q, k = p, 1
+        while q in seen:
+            q, k = f"{p}_{k}", k + 1
+        seen.add(q)
+        out.append(q)
+    return out
 
 
 def _natural(s: str):

@@ -7,7 +7,7 @@ import inspect
 import numpy as np
 
 from .. import config
-from ..errors import GradgraphTypeError, user_loc
+from ..errors import GradgraphError, GradgraphRecursionError, GradgraphTypeError, user_loc
 from .pytree import flatten, leaf_paths, unflatten
 from .random import Scope as RandomScope, impurity, split_rng_args, warn_impure
 from .tracer import Trace, Tracer, trace_stack  # noqa: F401
@@ -61,6 +61,26 @@ def _check_leaf(x, name):
             loc=user_loc())
 
 
+def _recursion_error(e: RecursionError) -> GradgraphRecursionError:
+    """The user's own recursion hit Python's limit: name their innermost line and say what
+    to do (the default limit is reached sooner under tracing: a few frames per NumPy call)."""
+    import sys
+
+    from ..errors import _is_internal, short_path
+
+    loc, tb = None, e.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not _is_internal(name):
+            loc = f"{short_path(name)}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return GradgraphRecursionError(
+        f"the traced function recursed past Python's limit of {sys.getrecursionlimit()} frames "
+        "(tracing adds a few frames to each NumPy call). Rewrite the recursion as a loop, or "
+        "raise the limit with sys.setrecursionlimit(); gradgraph itself never recurses over "
+        "the graph, so a deep trace is fine once it is recorded", loc=loc)
+
+
 def trace_call(fun, args: tuple, arg_names=None) -> Trace:
     """Run ``fun(*args)`` on tracers; the returned trace's graph has inputs (one per array
     leaf of ``args``), outputs, pytree structures and guards."""
@@ -83,7 +103,12 @@ def trace_call(fun, args: tuple, arg_names=None) -> Trace:
             if type(leaf) in _PY_DTYPE:
                 T.g[t._node]["pytype"] = type(leaf).__name__
             tracers.append(t)
-        out = fun(*scope.call_args(unflatten(in_tree, tracers)))
+        try:
+            out = fun(*scope.call_args(unflatten(in_tree, tracers)))
+        except RecursionError as e:
+            if isinstance(e, GradgraphError):  # already explained by an inner trace
+                raise
+            raise _recursion_error(e) from e
         out_leaves, out_tree = flatten(out, "output")
         T.g.outputs = [T.lift(x) for x in out_leaves]
     T.g.in_tree, T.g.out_tree, T.g.arg_names = in_tree, out_tree, list(arg_names)

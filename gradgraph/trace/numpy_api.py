@@ -8,6 +8,8 @@ to small functions here. Anything else raises ``UnsupportedOperationError`` nami
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..errors import GradgraphTypeError, GradgraphValueError, TracerError, \
@@ -188,7 +190,8 @@ def _cumsum(a, axis=None, dtype=None, out=None):
 
 def _resolve_shape(newshape, size):
     newshape = (newshape,) if isinstance(newshape, (int, np.integer)) else tuple(newshape)
-    newshape = tuple(int(s) for s in newshape)
+    # operator.index, as NumPy does: a traced size raises (Tracer.__index__), never a guard
+    newshape = tuple(operator.index(s) for s in newshape)
     if -1 in newshape:
         known = int(np.prod([s for s in newshape if s != -1], dtype=np.int64))
         newshape = tuple(size // known if s == -1 else s for s in newshape)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GradgraphTypeError
+from ..errors import GradgraphTypeError, user_loc
 
 SCALARS = (bool, int, float, complex)
 
@@ -32,7 +32,8 @@ def flatten(tree, what="argument"):
                 keys = sorted(x)
             except TypeError:
                 raise GradgraphTypeError(
-                    f"{what} {path}: dict keys must be sortable (all str, or all int)") from None
+                    f"{what} {path}: dict keys must be sortable (all str, or all int)",
+                    loc=user_loc()) from None
             return ("dict", tuple(keys), tuple(go(x[k], f"{path}[{k!r}]") for k in keys))
         if is_leaf(x):
             leaves.append(x)
@@ -43,8 +44,9 @@ def flatten(tree, what="argument"):
             leaves.append(x)  # array-likes such as dask arrays
             return "*"
         raise GradgraphTypeError(
-            f"{what} {path} is a {type(x).__name__}; expected a NumPy array, a Python or "
-            "NumPy scalar, or a tuple/list/dict of them")
+            f"{what} {path or '(the whole value)'} is a {type(x).__name__}; expected a NumPy "
+            "array, a Python or NumPy scalar, or a tuple/list/dict of them (pass other values "
+            "by closing over them)", loc=user_loc())
 
     return leaves, go(tree, what if what != "argument" else "")
 

@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from ..errors import GradgraphValueError, TracerError, user_loc
+from ..errors import GradgraphTypeError, GradgraphValueError, TracerError, user_loc
 from ..graph.core import Graph, Guard
 from ..ops.registry import OPS
 
@@ -58,11 +58,7 @@ class Trace:
             if v._trace is self:
                 return v._node
             if not v._trace.active:
-                raise TracerError(
-                    "a traced value escaped its trace: it was computed at "
-                    f"{v._trace.g.nx._node.get(v._node, {}).get('loc') or '?'} inside a traced call and used "
-                    "after that call returned (e.g. kept in a global or an attribute). Return "
-                    "it from the function instead.", loc=user_loc())
+                raise v._trace.escaped(v._node)
             n = self._capture_ids.get(id(v))
             if n is None:
                 n = self.g.input(v.shape, v.dtype, name=f"captured{len(self.captured)}")
@@ -86,8 +82,11 @@ class Trace:
     def apply_nodes(self, op: str, nodes, attrs=None, loc=None) -> "Tracer":
         attrs = attrs or {}
         spec = OPS[op]
-        with np.errstate(all="ignore"):
-            value = spec.impl(*(self.values[n] for n in nodes), **attrs)
+        try:
+            with np.errstate(all="ignore"):
+                value = spec.impl(*(self.values[n] for n in nodes), **attrs)
+        except (ValueError, IndexError) as e:  # NumPy's own complaint, at the user's line
+            raise _numpy_error(op, e, [self.g[n]["shape"] for n in nodes], loc) from e
         if isinstance(value, (np.ndarray, np.generic)):  # hot path: no np.shape/result_type
             shape, dtype = value.shape, value.dtype
         else:
@@ -104,6 +103,8 @@ class Trace:
         return Tracer(self, n, self.values[n])
 
     def guard(self, node: int, kind: str, expected, loc=None):
+        if not self.active:  # float()/bool() of an escaped tracer: its value is stale
+            raise self.escaped(node)
         self.g.guards.append(Guard(node, kind, expected, loc or user_loc()))
 
     def tracer(self, n: int) -> "Tracer":
@@ -113,7 +114,28 @@ class Trace:
     def recording(self, inputs) -> "Trace":
         """The trace that records an operation on ``inputs`` when no trace is open: this
         one (an eager trace picks, merges or opens the graph; see gradgraph/eager.py)."""
+        if not self.active:
+            n = next((x._node for x in inputs if isinstance(x, Tracer) and x._trace is self), 0)
+            raise self.escaped(n)
         return self
+
+    def escaped(self, node: int) -> TracerError:
+        """The error for a tracer of this (closed) trace used after its call returned."""
+        where = self.g.nx._node.get(node, {}).get("loc")
+        where = f" (at {where})" if where else ""
+        return TracerError(
+            f"a traced value escaped its trace: it was computed inside a traced call{where} "
+            "and used after that call returned (e.g. kept in a global, a list or an "
+            "attribute). Return it from the function instead.", loc=user_loc())
+
+
+def _numpy_error(op, e, shapes, loc):
+    from ..errors import GradgraphIndexError
+
+    cls = GradgraphIndexError if isinstance(e, IndexError) else GradgraphValueError
+    shapes = ", ".join(str(s) for s in shapes)
+    return cls(f"{op} on shapes {shapes}: {e}. The same call fails in plain NumPy; fix the "
+               "shapes or the index", loc=loc)
 
 
 def current_trace(inputs) -> Trace:
@@ -177,11 +199,17 @@ class Tracer:
 
     @property
     def shape(self):
-        return self._trace.g[self._node]["shape"]
+        try:
+            return self._trace.g[self._node]["shape"]
+        except KeyError:  # its node was dropped when its (finished) trace was simplified
+            raise self._trace.escaped(self._node) from None
 
     @property
     def dtype(self):
-        return self._trace.g[self._node]["dtype"]
+        try:
+            return self._trace.g[self._node]["dtype"]
+        except KeyError:
+            raise self._trace.escaped(self._node) from None
 
     @property
     def ndim(self):
@@ -201,7 +229,7 @@ class Tracer:
 
     def __len__(self):
         if not self.shape:
-            raise TypeError("len() of a 0-d traced array")
+            raise GradgraphTypeError("len() of a 0-d traced array (as in NumPy)", loc=user_loc())
         return self.shape[0]
 
     def __repr__(self):
@@ -212,6 +240,8 @@ class Tracer:
     # -- Python decisions become guards ------------------------------------------------
 
     def __bool__(self):
+        if not self._trace.active:
+            raise self._trace.escaped(self._node)
         if self.shape not in ((), (1,)) and self.size != 1:
             raise GradgraphValueError(
                 f"the truth value of a traced array of shape {self.shape} is ambiguous (as in "
@@ -222,6 +252,8 @@ class Tracer:
         return b
 
     def _python_value(self, conv):
+        if not self._trace.active:  # checked first: the value of a past call is stale
+            raise self._trace.escaped(self._node)
         if self.size != 1:
             raise GradgraphValueError(
                 f"only a one-element traced array can be converted to a Python scalar, "
@@ -269,7 +301,8 @@ class Tracer:
 
     def __iter__(self):
         if not self.shape:
-            raise TypeError("iteration over a 0-d traced array")
+            raise GradgraphTypeError("iteration over a 0-d traced array (as in NumPy)",
+                                     loc=user_loc())
         return (self[i] for i in range(self.shape[0]))
 
     # -- operators -------------------------------------------------------------------------
