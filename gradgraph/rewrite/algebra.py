@@ -23,7 +23,7 @@ from collections import Counter
 import numpy as np
 
 from ..ops.registry import OPS
-from .replay import _PURE, _STANDARD, Replay, _reach, dce
+from .replay import _STANDARD, Replay, _impure, _reach, dce
 from ..graph.core import Guard
 
 MAX_TERMS = 32
@@ -241,8 +241,7 @@ def algebra(g, stats: Counter):
                 new.nx._node[r][k] = v
         cx.m[n] = r
     guarded = {gd.node for gd in g.guards}
-    roots = list(g.outputs) + list(guarded) + [n for n, d in nodes.items()
-                                               if not OPS.get(d["op"], _PURE).pure]
+    roots = list(g.outputs) + list(guarded) + _impure(nodes)
     live = _reach(nodes, roots)
     m = cx.m
 

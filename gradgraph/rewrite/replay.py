@@ -51,6 +51,7 @@ class Replay:
         self.last = 0
         self.cur: dict | None = None
         self.depth = 0
+        self._uniform: dict = {}
         nodes = g.nx._node
         # weak Python scalars may replace 0-d arrays only where no narrower dtype exists
         chars = {dt.char for dt in DEFAULT_WIDTH}
@@ -132,13 +133,16 @@ class Replay:
     def try_rules(self, op, args, attrs, d):
         nodes = self.new.nx._node
         mine, always = self.rules_by_op[op]
-        if args:
+        if len(args) == 1:
+            arg_ops = (nodes[args[0]]["op"],)
+            rules = mine if arg_ops[0] in SPECIAL_ARG_OPS else always
+        elif args:
             arg_ops = {nodes[a]["op"] for a in args}
             rules = always if arg_ops.isdisjoint(SPECIAL_ARG_OPS) else mine
         else:
             arg_ops, rules = {None}, mine
         for rule in rules:
-            if rule.arg_ops is not None and arg_ops.isdisjoint(rule.arg_ops):
+            if rule.arg_ops is not None and rule.arg_ops.isdisjoint(arg_ops):
                 continue
             r = rule.fn(self, op, args, attrs, d)
             if r is None:
@@ -159,6 +163,13 @@ class Replay:
     def uniform(self, n: int):
         """The value every element of node ``n`` has, when it is a known constant: a Python
         scalar (weak const) or a 0-d array, else None. Sees through broadcast/reshape."""
+        try:
+            return self._uniform[n]  # rules ask about the same operands again and again
+        except KeyError:
+            u = self._uniform[n] = self._uniform_of(n)
+            return u
+
+    def _uniform_of(self, n: int):
         d = self.new.nx._node[n]
         op = d["op"]
         if op == "const":
@@ -201,10 +212,14 @@ def replay(g: Graph, rules_by_op: dict, stats: Counter) -> Graph:
                 new.nx._node[r][k] = v
         cx.m[n] = r
     guarded = {gd.node for gd in g.guards}
-    roots = list(g.outputs) + list(guarded) + [n for n, d in nodes.items()
-                                               if not OPS.get(d["op"], _PURE).pure]
+    roots = list(g.outputs) + list(guarded) + _impure(nodes)
     live = _reach(nodes, roots)
     m = cx.m
+    new_nodes = new.nx._node
+    add = new.add
+    input_ids = cx.input_ids
+    n_std = len(_STANDARD)
+    cse = 0
     for n in sorted(live):
         if n in m:
             continue
@@ -214,15 +229,37 @@ def replay(g: Graph, rules_by_op: dict, stats: Counter) -> Graph:
             m[n] = cx.const(d["value"], n)
             continue
         args = tuple([m[a] for a in d["args"]])
-        r = None
         if n not in guarded and OPS[op].pure:
             cx.cur = d
             first = cx.last + 1
             r = cx.try_rules(op, args, d["attrs"], d)
-            if r is not None and r >= first and "of" in d and "of" not in new.nx._node[r]:
-                of = d["of"]  # a node a rule made in this node's place stands for the same
-                new.nx._node[r]["of"] = (m.get(of[0], of[0]), of[1])
-        m[n] = r if r is not None else cx.emit(op, args, d["attrs"], d, n)
+            if r is not None:
+                if r >= first and "of" in d and "of" not in new_nodes[r]:
+                    of = d["of"]  # a node a rule made in this node's place stands for the same
+                    new_nodes[r]["of"] = (m.get(of[0], of[0]), of[1])
+                m[n] = r
+                continue
+        # Replay.emit, inlined: this line runs once per node of every graph compiled
+        want = n if n > cx.last else cx.last + 1
+        while want in input_ids:
+            want += 1
+        new._next = want
+        r = add(op, args, d["attrs"], role=d["role"], loc=d.get("loc"), shape=d["shape"],
+                dtype=d["dtype"])
+        if new._next != want:
+            cx.last = r
+            if len(d) > n_std:
+                nd = new_nodes[r]
+                for k, v in d.items():
+                    if k not in _STANDARD:
+                        nd[k] = v
+                of = d.get("of")
+                if of is not None and of[0] in m:
+                    nd["of"] = (m[of[0]], of[1])
+        else:
+            cse += 1
+        m[n] = r
+    stats["cse"] += cse
     new.outputs = [m[o] for o in g.outputs]
     new.guards = [Guard(m[gd.node], gd.kind, gd.expected, gd.loc) for gd in g.guards]
     new._next = max(new._next, cx.last + 1, max(g.inputs, default=0) + 1)
@@ -237,6 +274,14 @@ class _Pure:
 
 
 _PURE = _Pure()
+
+
+def _impure(nodes) -> list[int]:
+    """Nodes of impure ops (random draws): kept even when nothing uses them."""
+    names = {k for k, op in OPS.items() if not op.pure}
+    if not names:
+        return []
+    return [n for n, d in nodes.items() if d["op"] in names]
 
 
 def _reach(nodes, roots) -> set[int]:
@@ -255,8 +300,7 @@ def dce(g: Graph) -> int:
     """Remove (in place) nodes that no output, guard or impure op needs; inputs stay.
     Returns how many were removed."""
     nodes = g.nx._node
-    roots = list(g.outputs) + [gd.node for gd in g.guards] + [
-        n for n, d in nodes.items() if not OPS.get(d["op"], _PURE).pure]
+    roots = list(g.outputs) + [gd.node for gd in g.guards] + _impure(nodes)
     live = _reach(nodes, roots) | set(g.inputs)
     dead = [n for n in nodes if n not in live]
     if dead:
