@@ -220,7 +220,8 @@ W32 = rng.normal(size=(3, 2))
     ("moveaxis", lambda x: np.moveaxis(x, 0, 1), lambda w: w.T),
     ("expand_dims", lambda x: np.expand_dims(x, 1), lambda w: w[:, 0]),
     ("squeeze", lambda x: np.squeeze(x[:, None]), lambda w: w),
-    ("concatenate", lambda x: np.concatenate([x, 2 * x], axis=1), lambda w: w[:, :2] + 2 * w[:, 2:]),
+    ("concatenate", lambda x: np.concatenate([x, 2 * x], axis=1),
+     lambda w: w[:, :2] + 2 * w[:, 2:]),
     ("stack", lambda x: np.stack([x, x], axis=2), lambda w: w.sum(axis=2)),
     ("hstack", lambda x: np.hstack([x, x]), lambda w: w[:, :2] + w[:, 2:]),
     ("vstack", lambda x: np.vstack([x, x[0]]), lambda w: w[:3] + np.eye(3, 1) * w[3]),
@@ -278,9 +279,45 @@ def test_ndarray_methods_trace_as_numpy_computes(k):
     assert np.allclose(got, want)
 
 
+XN = X.copy()
+XN[0, 1] = np.nan
+A3 = rng.normal(size=(4, 3))
+COMPOSED = [
+    ("nansum", lambda x: np.nansum(x, axis=1), XN), ("nanmean", lambda x: np.nanmean(x), XN),
+    ("nanmax", lambda x: np.nanmax(x, axis=0), XN), ("nanmin", lambda x: np.nanmin(x), XN),
+    ("ptp", lambda x: np.ptp(x, axis=0), X), ("median", lambda x: np.median(x), X),
+    ("median-axis", lambda x: np.median(x, axis=0, keepdims=True), X),
+    ("sinc", lambda x: np.sinc(x * np.array([0.0, 1.0])), X),
+    ("cross", lambda a: np.cross(a, A3[0]), A3),
+    ("cross-rows", lambda a: np.cross(a[:3], a[1:]), A3),
+    ("kron", lambda x: np.kron(x, np.array([[1.0, 2.0]])), X),
+    ("pad", lambda x: np.pad(x, ((1, 0), (2, 1)), constant_values=3.0), X),
+    ("average", lambda x: np.average(x, axis=1, weights=x * x), X),
+    ("vecdot", lambda x: np.vecdot(x, x[::-1]), X), ("matvec", lambda a: np.matvec(a, A3[0]), A3),
+    ("full_like", lambda x: np.full_like(x, x[0, 0]) * x, X),
+    ("ones_like", lambda x: np.ones_like(x) * x + np.zeros_like(x), X),
+    ("norm-ord-p", lambda x: np.linalg.norm(x, -2.5, axis=1), X),
+]
+
+
+@pytest.mark.parametrize("name,f,x", COMPOSED, ids=[c[0] for c in COMPOSED])
+def test_compositions_values_and_derivatives(name, f, x):
+    with np.errstate(all="ignore"):
+        want = f(x)
+    got = gg.compile(f)(x)
+    assert np.shape(got) == np.shape(want) and np.allclose(got, want, equal_nan=True)
+    J = gg.jacrev(f)(x)
+    assert np.allclose(J, gg.jacfwd(f)(x), equal_nan=True)
+    u, eps = rng.normal(size=x.shape) * np.isfinite(x), 1e-6
+    fd = (f(x + eps * u) - f(x - eps * u)) / (2 * eps)
+    Ju = np.tensordot(J, np.nan_to_num(u), axes=x.ndim)
+    assert np.allclose(Ju, fd, atol=1e-6, equal_nan=True)
+
+
 # -- errors and the docs -------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,f,hint", docs.NOT_SUPPORTED, ids=[n for n, _, _ in docs.NOT_SUPPORTED])
+@pytest.mark.parametrize("name,f,hint", docs.NOT_SUPPORTED,
+                         ids=[n for n, _, _ in docs.NOT_SUPPORTED])
 def test_listed_unsupported_functions_raise(name, f, hint):
     with pytest.raises(gg.UnsupportedOperationError) as e:
         gg.compile(f)(np.array([0.5, 1.5, 2.0]))

@@ -49,22 +49,42 @@ NOT_SUPPORTED = [
      lambda x: np.linalg.eigh(np.outer(x, x)), "no decomposition has derivative rules yet"),
     ("np.linalg.norm(A, 2 | -2 | 'nuc') of a matrix", lambda x: np.linalg.norm(
         np.outer(x, x), 2), "singular values; use 'fro', 1 or inf"),
-    ("np.median, np.percentile, np.quantile", lambda x: np.median(x),
-     "np.sort(x) and indexing express them"),
-    ("np.nansum, np.nanmean, np.nanmax …", lambda x: np.nansum(x),
-     "np.where(np.isnan(x), 0.0, x) first"),
+    ("np.percentile, np.quantile, np.nanmedian", lambda x: np.percentile(x, 50),
+     "np.sort(x) and indexing express them (np.median is supported)"),
     ("np.unique, np.nonzero, np.argwhere, np.flatnonzero, np.where(cond)",
      lambda x: np.nonzero(x), "their result's shape depends on the values; boolean masks "
                               "x[mask] and 3-argument np.where work"),
     ("np.searchsorted, np.digitize, np.histogram, np.interp", lambda x: np.interp(0.5, x, x),
      ""),
     ("np.convolve, np.correlate, np.fft.*", lambda x: np.convolve(x, x), ""),
-    ("np.cross, np.kron, np.pad, np.ptp, np.sinc", lambda x: np.cross(x, x), ""),
+    ("np.pad with a mode other than 'constant'", lambda x: np.pad(x, 1, mode="edge"), ""),
     ("np.einsum with sublists (operands interleaved)", lambda x: np.einsum(x, [0], [0]),
      "write the subscripts as a string"),
     ("ufunc methods other than reduce (np.add.accumulate is np.cumsum)",
      lambda x: np.maximum.accumulate(x), ""),
     ("complex arrays in np.real / np.imag", lambda x: np.real(x.astype(complex)), ""),
+]
+
+
+# NumPy functions traced as a composition of the ops above (trace/numpy_*.py): their
+# derivatives are those of the parts.
+COMPOSITIONS = [
+    ("np.linalg.norm, ord 1 / inf / -inf / 0 / p (vectors), 1 / -1 / inf / -inf (matrices)",
+     "sum, max, min of abs(x), power"),
+    ("np.take, np.take_along_axis, np.flip, np.fliplr, np.flipud, np.diagonal, np.diag, "
+     "np.split, np.array_split, np.diff, np.roll", "getitem (and concatenate, subtract)"),
+    ("np.sort", "take_along_axis(x, argsort(x)): the derivative follows the sorted order"),
+    ("np.tile, np.repeat, np.kron", "reshape, broadcast_to, multiply"),
+    ("np.hstack, np.vstack, np.append, np.pad (mode='constant')", "concatenate"),
+    ("np.expand_dims, np.squeeze, np.ravel, np.atleast_1d, np.atleast_2d", "reshape"),
+    ("np.swapaxes, np.moveaxis, x.T, x.mT", "transpose"),
+    ("np.nansum, np.nanmean, np.nanmax, np.nanmin", "where(isnan(x), ...) then the reduction"),
+    ("np.ptp, np.median, np.average", "max - min; sort and the middle; sums"),
+    ("np.sinc", "where(x == 0, 1, sin(pi x) / (pi x)), finite derivatives at 0"),
+    ("np.cross", "getitem, multiply, subtract, stack"),
+    ("np.vecdot, np.linalg.vecdot, np.matvec, np.vecmat (NumPy 2)", "multiply + sum, matmul"),
+    ("np.inner of a scalar, np.real / np.imag of real arrays", "multiply; the array; zeros"),
+    ("np.zeros_like, np.ones_like, np.full_like", "constants (a traced fill: broadcast_to)"),
 ]
 
 
@@ -139,6 +159,10 @@ def render() -> str:
         out.append("")
     out += ["## Sampling domains", "", "| domain | values |", "| --- | --- |"]
     out += [f"| `{k}` | {_cell(v)} |" for k, v in DOMAINS.items()]
+    out += ["", "## Traced as compositions", "",
+            "These NumPy functions become a few of the ops above, so their derivatives are "
+            "those of the parts:", "", "| NumPy | traced as |", "| --- | --- |"]
+    out += [f"| {_cell(a)} | {_cell(b)} |" for a, b in COMPOSITIONS]
     out += ["", "## Not supported yet", "",
             "These raise `gg.UnsupportedOperationError` naming the function and your file:line "
             "(so does any NumPy function not listed above):", ""]

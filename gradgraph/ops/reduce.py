@@ -248,7 +248,8 @@ def _scale(num: float, den: float) -> float:
 def _var_vjp(B, ct, i, a, o, nb, axis=None, keepdims=False, ddof=0):
     x = a[0]
     c = _scale(2.0, _dof(B, x, axis, ddof))
-    return B.multiply(expand_back(B, ct, x, axis, keepdims, nb), B.multiply(_centred(B, x, axis), c))
+    g = B.multiply(_centred(B, x, axis), c)
+    return B.multiply(expand_back(B, ct, x, axis, keepdims, nb), g)
 
 
 def _var_jvp(B, t, a, o, nb, axis=None, keepdims=False, ddof=0):

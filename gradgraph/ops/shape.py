@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UnsupportedOperationError
 from .registry import Op, abstract_eval, register
 
 # -- reshape, transpose, broadcast_to -------------------------------------------------------
