@@ -66,6 +66,11 @@ def handle_ufunc(ufunc, method, inputs, kwargs):
     dtype = kwargs.pop("dtype", None)
     if kwargs:
         unsupported(f"np.{ufunc.__name__} with {', '.join(kwargs)}=")
+    if dtype is not None and np.dtype(dtype).kind in "fc" and OPS[name].differentiable:
+        # NumPy runs the loop in that dtype: cast the operands first, not just the result
+        inputs = [astype(x, dtype) if np.result_type(
+            x.dtype if isinstance(x, Tracer) else np.asarray(x).dtype) != np.dtype(dtype)
+            else x for x in inputs]
     r = record(name, inputs)
     return astype(r, dtype) if dtype is not None else r
 
