@@ -54,8 +54,12 @@ CAUSES = {
     "rosen-hessian": "Dense Hessian: jacfwd over the gradient pushes an n x n identity basis "
                      "through every node of the gradient graph (O(n^2) per node, several n x n "
                      "temporaries), while the hand-written version fills three diagonals.",
-    "chain80": "80-step chain: compared with PyTensor's compiled C loop fusion, the generated "
-               "NumPy makes one pass and one temporary per node.",
+    "chain80": "80-step chain: the second derivative by reverse over reverse evaluates the "
+               "chain, its adjoint and the adjoint of that (about 1,800 array operations after "
+               "simplify), where the hand-written second-order forward recurrence makes about "
+               "900; PyTensor fuses its elementwise graph into compiled loops and runs at about "
+               "the hand-written speed. Exact rewrites cannot shorten the reverse-over-reverse "
+               "sums.",
     "memory": "Peak memory: the generated code holds one temporary per live node; where an "
               "operand cannot be reused in place (a live view of it, or a non-arithmetic op) "
               "it allocates where the hand-written code overwrites.",
