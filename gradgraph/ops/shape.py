@@ -57,7 +57,7 @@ register(Op(
     vjp=lambda B, ct, i, a, o, nb, shape: B.unbroadcast(ct, B.shape(a[0]), nb),
     jvp=lambda B, t, a, o, nb, shape: B.broadcast_batched(t[0], tuple(shape), nb),
     sympy=lambda x, shape: np.broadcast_to(np.asarray(x, dtype=object), shape),
-    numpy=("np.broadcast_to", "np.tile", "np.repeat (int)", "np.zeros_like(traced fill)")))
+    numpy=("np.broadcast_to", "np.tile", "np.repeat (int)", "np.full_like(x, traced fill)")))
 
 # -- casts and zeros ----------------------------------------------------------------------
 
