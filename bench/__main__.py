@@ -21,13 +21,13 @@ WORKLOADS = ("mlp", "notes", "rosenbrock", "tanh8", "chain80", "compile", "spine
 # why a target is missed, written from profiles of the generated code and the pipeline; only
 # printed for the workloads whose verdict says "missed"
 CAUSES = {
-    "compile": "Compile time: Python's own `compile()` of the generated source costs about "
-               "15-20 us per line, and a gradient chain is about 2.5 nodes plus 2 `del` lines "
-               "per op (one node per line is the readability contract of the generated code); "
-               "tracing, expansion, simplify and codegen are pure Python on top of that. The "
-               "time per op stays flat with N (the cyclic GC is off during a compile, which "
-               "removed the superlinear part); getting under 100 us/op would need fused "
-               "multi-node lines, which the generated-code style rules out.",
+    "compile": "Compile time: Python's own `compile()` of the generated source is the largest "
+               "stage (about 8-10 us per line on a quiet machine, and a gradient chain is about "
+               "2.5 nodes plus 2 `del` lines per op: one node per line is the readability "
+               "contract of the generated code); tracing, expansion, simplify and codegen are "
+               "pure Python on top of that. Small N also pays the fixed cost of a compile "
+               "(Function and Variant set-up, a few ms). The time per op stays flat with N "
+               "(the cyclic GC is off during a compile, which removed the superlinear part).",
     "sizes-tanh": "Size per order (exact default): exact rewrites cannot reassociate the fan-out "
                   "sums each reverse pass adds (`(a - b) - b` is not `a - 2*b` in floating "
                   "point), so the graph still grows about 2x per order. The opt-in algebraic "

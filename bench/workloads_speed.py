@@ -149,8 +149,8 @@ def mlp(cfg: Config) -> Result:
 def _verdict(q, limit, what="x hand-written"):
     if q is None:
         return "not measured"
-    return (f"met: {q:.2f}{what} (target <= {limit}x)" if q <= limit else
-            f"missed: {q:.2f}{what} (target <= {limit}x)")
+    return (f"met: {q:.3f}{what} (target <= {limit}x)" if q <= limit else
+            f"missed: {q:.3f}{what} (target <= {limit}x)")
 
 
 # -- the notes' function: gradient per call ------------------------------------------------
