@@ -163,11 +163,10 @@ class Replay:
     def uniform(self, n: int):
         """The value every element of node ``n`` has, when it is a known constant: a Python
         scalar (weak const) or a 0-d array, else None. Sees through broadcast/reshape."""
-        try:
-            return self._uniform[n]  # rules ask about the same operands again and again
-        except KeyError:
+        u = self._uniform.get(n, _UNKNOWN)  # rules ask about the same operands again
+        if u is _UNKNOWN:
             u = self._uniform[n] = self._uniform_of(n)
-            return u
+        return u
 
     def _uniform_of(self, n: int):
         d = self.new.nx._node[n]
@@ -267,6 +266,9 @@ def replay(g: Graph, rules_by_op: dict, stats: Counter) -> Graph:
     removed = dce(new)
     stats["dce"] += removed
     return new
+
+
+_UNKNOWN = object()
 
 
 class _Pure:
