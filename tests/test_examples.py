@@ -42,7 +42,8 @@ def test_every_example_is_covered():
     assert set(SCRIPTS) == {
         "notes_tables.py", "matlab_gradient.py", "extended_graph.py", "vector_chain_rule.py",
         "pytorch_snippets.py", "control_flow.py", "sin_derivative.py", "tanh_derivatives.py",
-        "mlp_assignment.py"}
+        "mlp_assignment.py",
+        "dask_loss_gradient.py"}  # run by tests/test_dask.py (needs the [dask] extra)
 
 
 def test_notes_tables(run_example):

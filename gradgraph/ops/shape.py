@@ -187,6 +187,11 @@ def _getitem_vjp(B, ct, i, a, o, nb, index):
     return _index_add_node(B, ct, a[1:], index, nb, B.shape(a[0]), B.dtype(a[0]).name)
 
 
+def _indexable(x):
+    """``x`` itself when it is an array (a dask array stays lazy), else as an ndarray."""
+    return x if hasattr(x, "__array_function__") else np.asarray(x)
+
+
 def _getitem_node(B, x, arrs, index, nb, shape):
     """A getitem whose result shape is known (``batch + shape``): the shape rule samples
     boolean masks as zeros, so it cannot count their True entries."""
@@ -203,7 +208,7 @@ def _getitem_jvp(B, t, a, o, nb, index):
 
 
 register(Op(
-    name="getitem", impl=lambda x, *arrs, index: np.asarray(x)[build_index(index, arrs)],
+    name="getitem", impl=lambda x, *arrs, index: _indexable(x)[build_index(index, arrs)],
     kind="linear", emit=lambda a, at: f"{a[0]}[{index_text(at['index'], a[1:])}]",
     shape=abstract_eval(lambda x, *arrs, index: x[build_index(index, arrs)]),
     vjp=_getitem_vjp, jvp=_getitem_jvp,

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import GradgraphValueError, TracerError, UnsupportedOperationError, user_loc
 from ..ops import random as ops_random
 from ..ops.random import DISTRIBUTIONS, OPTIONS, fingerprint, get_state, rng_text
-from .tracer import Tracer
+from .tracer import Tracer, computing_values
 
 if TYPE_CHECKING:
     from .random import Scope
@@ -92,7 +92,7 @@ def _marked(fn, what: str, global_state: bool = False):
         scope = current_scope()
         if scope is None and global_state:
             _foreign[0] += 1
-        elif scope is not None:
+        elif scope is not None and not computing_values():
             if any(isinstance(a, Tracer) for a in args):
                 raise TracerError(f"{what} cannot work on a traced array in place; build a new "
                                   "array instead (x = rng.permutation(x))", loc=user_loc())

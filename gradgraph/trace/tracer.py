@@ -20,6 +20,21 @@ from ..ops.registry import OPS
 _local = threading.local()
 
 
+def computing_values() -> bool:
+    """True while an op's ``impl`` computes a traced value in this thread: what a library
+    does in there (dask names its graphs with uuid4) is not a side effect of the user's code."""
+    return getattr(_local, "impl", 0) > 0
+
+
+def _concrete(conv, value):
+    """``conv(value)`` for a Python decision; a lazy value (dask) computes here."""
+    _local.impl = getattr(_local, "impl", 0) + 1
+    try:
+        return conv(value)
+    finally:
+        _local.impl -= 1
+
+
 def trace_stack() -> list["Trace"]:
     s = getattr(_local, "stack", None)
     if s is None:
@@ -82,11 +97,14 @@ class Trace:
     def apply_nodes(self, op: str, nodes, attrs=None, loc=None) -> "Tracer":
         attrs = attrs or {}
         spec = OPS[op]
+        _local.impl = getattr(_local, "impl", 0) + 1
         try:
             with np.errstate(all="ignore"):
                 value = spec.impl(*(self.values[n] for n in nodes), **attrs)
         except (ValueError, IndexError) as e:  # NumPy's own complaint, at the user's line
             raise _numpy_error(op, e, [self.g[n]["shape"] for n in nodes], loc) from e
+        finally:
+            _local.impl -= 1
         if isinstance(value, (np.ndarray, np.generic)):  # hot path: no np.shape/result_type
             shape, dtype = value.shape, value.dtype
         else:
@@ -247,7 +265,7 @@ class Tracer:
                 f"the truth value of a traced array of shape {self.shape} is ambiguous (as in "
                 "NumPy); use .any() or .all(), or np.where for elementwise choices",
                 loc=user_loc())
-        b = bool(self._value)
+        b = _concrete(bool, self._value)
         self._trace.guard(self._node, "bool", b)
         return b
 
@@ -258,7 +276,7 @@ class Tracer:
             raise GradgraphValueError(
                 f"only a one-element traced array can be converted to a Python scalar, "
                 f"not shape {self.shape}", loc=user_loc())
-        v = conv(np.asarray(self._value).reshape(()))
+        v = _concrete(lambda a: conv(np.asarray(a).reshape(())), self._value)
         self._trace.guard(self._node, "value", v)
         return v
 
