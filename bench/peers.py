@@ -29,9 +29,17 @@ def missing(name: str) -> str:
 
 def versions() -> dict:
     out = {}
+    from importlib import metadata
+
     for name in PEERS:
         mod = get(name)
-        out[name] = getattr(mod, "__version__", "?") if mod is not None else "not installed"
+        if mod is None:
+            out[name] = "not installed"
+            continue
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = getattr(mod, "__version__", "?")
     try:
         import threadpoolctl
 
