@@ -770,6 +770,11 @@ def check_program(prog: Program, seed: int = 0, sympy_ok: bool = True, order3: b
                 if want_sym is not None:
                     STATS["gradient vs SymPy"] += 1
                     close(gr, want_sym, f"gradient wrt a{a} vs SymPy", rtol=1e-8, atol=1e-10)
+            if hasattr(gg, "verify"):
+                rep = gg.verify(loss, *args, argnums=nums[0])  # gradgraph's own SymPy check
+                STATS["gg.verify"] += 1
+                if not rep:
+                    raise Mismatch(f"gg.verify disagrees: {rep}")
 
         # save the gradient too
         with tempfile.TemporaryDirectory() as tmp:
