@@ -269,9 +269,9 @@ NARGS = {"concatenate": 2, "stack": 2}  # the second operand has the first one's
 
 # Ops whose derivative has kinks or jumps: programs using them skip finite differences and
 # SymPy (the other checks are exact and still run).
-NONSMOOTH = {"copysign", "absolute", "fabs", "maximum", "minimum", "fmax", "fmin", "where", "clip", "mod",
-             "fmod", "max", "min", "round", "sign", "floor", "ceil", "trunc", "rint",
-             "floor_divide", "heaviside", "astype"}
+NONSMOOTH = {"copysign", "absolute", "fabs", "maximum", "minimum", "fmax", "fmin", "where",
+             "clip", "mod", "fmod", "max", "min", "round", "sign", "floor", "ceil", "trunc",
+             "rint", "floor_divide", "heaviside", "astype"}
 # Ops whose SymPy translation is too slow to differentiate in a fuzz loop (symbolic
 # inverses and determinants simplify for minutes); finite differences still check them.
 SYMPY_SLOW = {"inv", "solve", "det"}

@@ -157,7 +157,7 @@ def test_16_has_aux_with_a_non_pair():
         gg.value_and_grad(loss, has_aux=True)(X)
 
 
-# -- 17-19: NumPy that tracing cannot follow --------------------------------------------------------
+# -- 17-19: NumPy that tracing cannot follow ------------------------------------------------------
 
 
 def test_17_unsupported_numpy_function():
@@ -187,7 +187,7 @@ def test_19_ufunc_out_argument():
         gg.grad(f)(X.copy())
 
 
-# -- 20-26: traced values used where Python needs a value -------------------------------------------
+# -- 20-26: traced values used where Python needs a value -----------------------------------------
 
 
 def test_20_a_traced_value_escaping_its_trace():
@@ -258,7 +258,7 @@ def test_26_float_of_a_non_scalar_traced_array():
         gg.jacrev(f)(X)
 
 
-# -- 27: recursion ----------------------------------------------------------------------------------
+# -- 27: recursion --------------------------------------------------------------------------------
 
 
 def _deep(x, n):
@@ -295,7 +295,7 @@ def test_27b_recursion_100000_deep_traces_once_the_limit_allows_it():
     assert float(out.stdout) == pytest.approx(1.00001 ** 100_000, rel=1e-9)
 
 
-# -- 28-29: numbers that follow NumPy ------------------------------------------------------------------
+# -- 28-29: numbers that follow NumPy -------------------------------------------------------------
 
 
 def test_28_nan_and_inf_inputs_follow_numpy():
@@ -320,7 +320,7 @@ def test_29_differentiating_through_integer_casts():
     np.testing.assert_array_equal(gg.grad(f)(x), np.trunc(x) + 1.0)
 
 
-# -- 30-31: control flow ---------------------------------------------------------------------------
+# -- 30-31: control flow --------------------------------------------------------------------------
 
 
 def test_30_a_while_loop_that_never_ends_under_tracing():
@@ -347,7 +347,7 @@ def test_31_a_user_function_that_raises_keeps_its_own_traceback():
     assert os.path.basename(last.filename) == FILE and last.lineno == body_line(f, 1)
 
 
-# -- 32-33: saving --------------------------------------------------------------------------------------
+# -- 32-33: saving --------------------------------------------------------------------------------
 
 
 def test_32_saving_to_a_directory_that_does_not_exist(tmp_path):
@@ -372,7 +372,7 @@ def test_33_a_failing_write_leaves_no_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.py"]  # no temporary left
 
 
-# -- 34-38: cotangents and tangents ----------------------------------------------------------------------
+# -- 34-38: cotangents and tangents ---------------------------------------------------------------
 
 
 def test_34_a_cotangent_of_the_wrong_shape():
@@ -402,7 +402,7 @@ def test_38_primals_not_given_as_tuples():
         gg.jvp(lambda x: x, X, X)
 
 
-# -- 39-40: calling with another structure -----------------------------------------------------------------
+# -- 39-40: calling with another structure --------------------------------------------------------
 
 
 def test_39_calling_a_function_with_a_different_pytree_structure():
@@ -429,7 +429,7 @@ def test_40_evaluating_a_graph_on_another_structure_or_shape():
         g.evaluate({"a": X, "b": np.ones((2, 3))})  # NumPy would broadcast: refused
 
 
-# -- 41-47: more misuse -------------------------------------------------------------------------------------
+# -- 41-47: more misuse ---------------------------------------------------------------------------
 
 
 def test_41_hvp_with_several_argnums():
