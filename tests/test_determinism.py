@@ -221,3 +221,18 @@ def test_save_writes_atomically_and_a_failed_write_leaves_nothing(tmp_path, monk
     fn.save(target, x)
     assert hashlib.sha256(target.read_bytes()).hexdigest() == hashlib.sha256(
         good.encode()).hexdigest()
+
+
+def test_parameter_names_never_collide():
+    """``gg.hvp`` adds a parameter ``v``; a user argument named ``v`` used to give
+    ``def hvp_f(v, v)`` (a SyntaxError). Parameters are made unique instead."""
+    def f(v):
+        return np.sum(v ** 3)
+
+    x, d = np.array([1.0, 2.0]), np.array([1.0, -1.0])
+    hv = gg.hvp(f)
+    np.testing.assert_allclose(hv(x, d), 6 * x * d, rtol=1e-14)  # H = diag(6 x)
+    src = hv.source(x, d)
+    header = next(ln for ln in src.splitlines() if ln.startswith("def "))
+    params = header[header.index("(") + 1:header.index(")")].split(", ")
+    assert len(params) == len(set(params)) == 2
