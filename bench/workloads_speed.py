@@ -273,13 +273,14 @@ def _rosen_peer_fns(cfg, kind, x, v):
         jx, jv = jax.device_put(x), jax.device_put(v)
         if kind == "grad":
             f = jax.jit(jax.grad(jr))
-            fns["JAX (jit)"] = (lambda: jax.block_until_ready(f(jx)), "")
+            fns["JAX (jit)"] = (lambda f=f: jax.block_until_ready(f(jx)), "")
         elif kind == "hvp":
             f = jax.jit(lambda x, v: jax.jvp(jax.grad(jr), (x,), (v,))[1])
-            fns["JAX (jit)"] = (lambda: jax.block_until_ready(f(jx, jv)), "forward-over-reverse")
+            fns["JAX (jit)"] = (lambda f=f: jax.block_until_ready(f(jx, jv)),
+                                "forward-over-reverse")
         else:
             f = jax.jit(jax.hessian(jr))
-            fns["JAX (jit)"] = (lambda: jax.block_until_ready(f(jx)), "jax.hessian")
+            fns["JAX (jit)"] = (lambda f=f: jax.block_until_ready(f(jx)), "jax.hessian")
     else:
         fns["JAX (jit)"] = _absent(cfg, "jax")
     if cfg.use("torch"):
