@@ -11,7 +11,8 @@ comes from one run on the machine below. Each tool's result is checked against t
 hand-written NumPy (or gradgraph, where there is no hand-written version) before it is
 timed; a tool whose numbers differ is listed as not timed. Times are CPU time of the
 benchmark process (`time.process_time`, all its threads: on this shared machine other jobs'
-load inflates it far less than wall time), medians of {repeats} interleaved samples (each sample a calibrated loop of about {target_ms:.0f} ms; round r
+load inflates it far less than wall time; a tool that runs helper threads, as XLA does even
+when told to use one, is charged for them), medians of {repeats} interleaved samples (each sample a calibrated loop of about {target_ms:.0f} ms; round r
 starts at a rotating tool, so a change in machine load hits all tools alike), single-threaded:
 {threads}.
 
