@@ -41,9 +41,12 @@ def _leaf_names(in_tree, arg_names) -> list[str]:
     names, seen = [], set()
     for an, t in zip(arg_names, in_tree[1]):
         base = safe_name(an)
-        paths = [base] if t == "*" else [safe_name(base + p) for p in leaf_paths(t, "")]
+        # params['w1'] -> params_w1, xs[0] -> xs_0 (then made a safe identifier)
+        paths = [base] if t == "*" else [
+            base + p.replace("['", "_").replace("']", "").replace("[", "_").replace("]", "")
+            for p in leaf_paths(t, "")]
         for p in paths:
-            p = safe_name(p.replace("[", "_").replace("]", "").replace("'", ""))
+            p = safe_name(p)
             q, k = p, 1
             while q in seen:
                 q, k = f"{p}_{k}", k + 1
