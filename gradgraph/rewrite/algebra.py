@@ -22,8 +22,7 @@ from collections import Counter
 
 import numpy as np
 
-from ..ops.registry import OPS
-from .replay import _STANDARD, Replay, _impure, _reach, dce
+from .replay import Replay, copy_inputs, dce
 from ..graph.core import Guard
 
 MAX_TERMS = 32
@@ -231,18 +230,9 @@ def algebra(g, stats: Counter):
     A = _Algebra(cx)
     nodes = g.nx._node
     new = cx.new
-    for n in g.inputs:
-        d = nodes[n]
-        new._next = n
-        r = new.input(d["shape"], d["dtype"], name=d.get("name"), weak=d.get("weak", False),
-                      loc=d.get("loc"))
-        for k, v in d.items():
-            if k not in _STANDARD and k not in ("name", "weak"):
-                new.nx._node[r][k] = v
-        cx.m[n] = r
+    copy_inputs(cx)
     guarded = {gd.node for gd in g.guards}
-    roots = list(g.outputs) + list(guarded) + _impure(nodes)
-    live = _reach(nodes, roots)
+    live = g.live()
     m = cx.m
 
     def need(a):

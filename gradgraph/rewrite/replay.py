@@ -195,13 +195,10 @@ class Replay:
         return d["op"] == "const" and d["shape"] == ()
 
 
-def replay(g: Graph, rules_by_op: dict, stats: Counter) -> Graph:
-    """One bottom-up walk over the live part of ``g``: every node's operands are already
-    rewritten when its own rules run. Returns the new graph (dead code dropped)."""
-    cx = Replay(g, rules_by_op, stats)
-    nodes = g.nx._node
-    new = cx.new
-    for n in g.inputs:  # first, at their own ids
+def copy_inputs(cx: "Replay") -> None:
+    """Inputs first, at their own ids and with all their data (names, pytypes, generators)."""
+    nodes, new = cx.old.nx._node, cx.new
+    for n in cx.old.inputs:
         d = nodes[n]
         new._next = n
         r = new.input(d["shape"], d["dtype"], name=d.get("name"), weak=d.get("weak", False),
@@ -210,9 +207,17 @@ def replay(g: Graph, rules_by_op: dict, stats: Counter) -> Graph:
             if k not in _STANDARD and k not in ("name", "weak"):
                 new.nx._node[r][k] = v
         cx.m[n] = r
+
+
+def replay(g: Graph, rules_by_op: dict, stats: Counter) -> Graph:
+    """One bottom-up walk over the live part of ``g``: every node's operands are already
+    rewritten when its own rules run. Returns the new graph (dead code dropped)."""
+    cx = Replay(g, rules_by_op, stats)
+    nodes = g.nx._node
+    new = cx.new
+    copy_inputs(cx)
     guarded = {gd.node for gd in g.guards}
-    roots = list(g.outputs) + list(guarded) + _impure(nodes)
-    live = _reach(nodes, roots)
+    live = g.live()
     m = cx.m
     new_nodes = new.nx._node
     add = new.add
@@ -278,32 +283,11 @@ class _Pure:
 _PURE = _Pure()
 
 
-def _impure(nodes) -> list[int]:
-    """Nodes of impure ops (random draws): kept even when nothing uses them."""
-    names = {k for k, op in OPS.items() if not op.pure}
-    if not names:
-        return []
-    return [n for n, d in nodes.items() if d["op"] in names]
-
-
-def _reach(nodes, roots) -> set[int]:
-    keep: set[int] = set()
-    stack = list(roots)
-    while stack:
-        n = stack.pop()
-        if n in keep:
-            continue
-        keep.add(n)
-        stack.extend(nodes[n]["args"])
-    return keep
-
-
 def dce(g: Graph) -> int:
     """Remove (in place) nodes that no output, guard or impure op needs; inputs stay.
     Returns how many were removed."""
     nodes = g.nx._node
-    roots = list(g.outputs) + [gd.node for gd in g.guards] + _impure(nodes)
-    live = _reach(nodes, roots) | set(g.inputs)
+    live = g.live() | set(g.inputs)
     dead = [n for n in nodes if n not in live]
     if dead:
         g.nx.remove_nodes_from(dead)
