@@ -130,6 +130,11 @@ def ones(B, shape, dtype):
     return B.const(one) if shape == () else B.broadcast_to(one, shape=tuple(shape))
 
 
+def default_wrt(g) -> list[int]:
+    """Every real floating input of ``g`` (captured outer values excluded)."""
+    return [n for n in g.inputs if g[n]["dtype"].kind == "f" and not g[n].get("capture")]
+
+
 def adjoint(g, wrt=None, seed=None):
     """``g`` plus adjoint nodes (reverse mode): a superset graph whose outputs are ``g``'s
     outputs followed by the adjoint of each node of ``wrt``.
@@ -144,9 +149,7 @@ def adjoint(g, wrt=None, seed=None):
     (True, [5.5, 1.716])
     """
     g2 = g.copy()
-    if wrt is None:
-        wrt = [n for n in g2.inputs if g2[n]["dtype"].kind == "f" and not g2[n].get("capture")]
-    wrt = list(wrt)
+    wrt = default_wrt(g2) if wrt is None else list(wrt)
     B = Builder(g2, "adjoint")
     if seed is None:
         if len(g2.outputs) != 1 or g2[g2.outputs[0]]["shape"] != ():

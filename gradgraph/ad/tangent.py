@@ -8,7 +8,7 @@ import numpy as np
 from ..errors import GradgraphError
 from ..graph.build import Builder
 from ..ops.registry import OPS
-from .adjoint import active_nodes, apply_partial, name_as
+from .adjoint import active_nodes, apply_partial, default_wrt, name_as
 
 
 def expand_tangent(g, directions: dict, nb: int = 0) -> dict:
@@ -78,9 +78,7 @@ def tangent(g, wrt=None, direction=None):
     5.5
     """
     g2 = g.copy()
-    if wrt is None:
-        wrt = [n for n in g2.inputs if g2[n]["dtype"].kind == "f" and not g2[n].get("capture")]
-    wrt = list(wrt)
+    wrt = default_wrt(g2) if wrt is None else list(wrt)
     B = Builder(g2, "tangent")
     if direction is None:
         dirs = {}

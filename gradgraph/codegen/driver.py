@@ -147,7 +147,7 @@ def generate(g, name: str = "f") -> Generated:
             var[n] = names[n]
 
     # arguments: one per user positional argument, leaves unpacked inside
-    arg_names = _unique([safe_name(a) for a in (g.arg_names or
+    arg_names = unique_names([safe_name(a) for a in (g.arg_names or
                                                 [f"x{i}" for i in range(len(g.inputs))])])
     arg_trees = g.in_tree[1] if g.in_tree is not None else tuple("*" for _ in g.inputs)
     lines: list[str] = []
@@ -158,7 +158,7 @@ def generate(g, name: str = "f") -> Generated:
     used = set(var.values()) | set(arg_names)
     for n, acc in zip(leaf_inputs, accessors, strict=True):
         if var[n] != acc and var[n] in arg_names:  # would overwrite another parameter
-            var[n] = _unique([var[n]], used)[0]
+            var[n] = unique_names([var[n]], used)[0]
             used.add(var[n])
     for n, acc in zip(leaf_inputs, accessors, strict=True):
         d = nodes[n]
@@ -245,7 +245,7 @@ def generate(g, name: str = "f") -> Generated:
     return Generated(assemble(False), {**big, **rng_env}, assemble(True))
 
 
-def _unique(names: list[str], taken: set | None = None) -> list[str]:
+def unique_names(names: list[str], taken: set | None = None) -> list[str]:
     """The names with repeats (and names in ``taken``) suffixed ``_1``, ``_2`` …: two
     parameters of one ``def`` may not share a name (``gg.hvp(lambda v: ...)`` adds a ``v``)."""
     seen = set(taken or ())

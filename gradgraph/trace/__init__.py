@@ -36,23 +36,17 @@ def arg_names_of(fun, nargs: int) -> list[str]:
 
 
 def _leaf_names(in_tree, arg_names) -> list[str]:
-    from ..codegen.driver import safe_name
+    from ..codegen.driver import safe_name, unique_names
 
-    names, seen = [], set()
+    names: list[str] = []
     for an, t in zip(arg_names, in_tree[1]):
         base = safe_name(an)
         # params['w1'] -> params_w1, xs[0] -> xs_0 (then made a safe identifier)
         paths = [base] if t == "*" else [
             base + p.replace("['", "_").replace("']", "").replace("[", "_").replace("]", "")
             for p in leaf_paths(t, "")]
-        for p in paths:
-            p = safe_name(p)
-            q, k = p, 1
-            while q in seen:
-                q, k = f"{p}_{k}", k + 1
-            seen.add(q)
-            names.append(q)
-    return names
+        names += [safe_name(p) for p in paths]
+    return unique_names(names)
 
 
 def _check_leaf(x, name):
